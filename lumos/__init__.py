@@ -1,0 +1,18 @@
+"""lumos: see why a neural classifier decides what it decides, and whether the explanation can be trusted."""
+
+from . import zoo
+from .attribution import GradientXInput, IntegratedGradients, Saliency, SmoothGrad, get_method, method_names
+from .errors import (InvalidArgumentError, InvalidTypeError, LumosError, ModelLoadError, UnknownNameError,
+                     UnsupportedModelError)
+from .explanation import Cost, Explanation, ExplanationSet
+from .models import (CallableAdapter, ModelAdapter, TorchAdapter, TransformersAdapter, as_adapter, load_model)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Saliency", "GradientXInput", "IntegratedGradients", "SmoothGrad", "get_method", "method_names",
+    "Explanation", "ExplanationSet", "Cost",
+    "ModelAdapter", "TransformersAdapter", "TorchAdapter", "CallableAdapter", "as_adapter", "load_model",
+    "LumosError", "InvalidArgumentError", "InvalidTypeError", "UnknownNameError", "ModelLoadError",
+    "UnsupportedModelError", "zoo", "__version__",
+]

@@ -1,0 +1,11 @@
+"""Attribution methods: one module and one class per method, found by name through the registry."""
+
+from .base import GradientMethod, Method
+from .gradient_x_input import GradientXInput
+from .integrated_gradients import IntegratedGradients
+from .registry import get_method, method_names, register_method
+from .saliency import Saliency
+from .smoothgrad import SmoothGrad
+
+__all__ = ["Method", "GradientMethod", "Saliency", "GradientXInput", "IntegratedGradients", "SmoothGrad",
+           "get_method", "method_names", "register_method"]

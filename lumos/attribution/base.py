@@ -1,0 +1,179 @@
+"""Base classes of attribution methods: the shared work (validation, targets, batching, device, progress,
+cost accounting, building Explanations) lives here; a subclass writes only its mathematics."""
+
+from __future__ import annotations
+
+import abc
+import time
+from typing import Any, ClassVar, Sequence
+
+import numpy as np
+import torch
+
+from ..engine.progress import track
+from ..errors import InvalidArgumentError, check_choice, check_int
+from ..explanation import Cost, Explanation, ExplanationSet
+from ..models import GradientAdapter, as_adapter
+from ..models.base import Encoded
+
+__all__ = ["Method", "GradientMethod", "Score"]
+
+
+class Method(abc.ABC):
+    """An attribution method: ``__init__`` stores settings, :meth:`attribute` explains inputs.
+
+    ``attribute`` returns an :class:`Explanation` for one input and an :class:`ExplanationSet` for a list
+    (the type follows the input, never a flag).
+    """
+
+    #: Registry name, e.g. "integrated_gradients".
+    name: ClassVar[str]
+
+    @abc.abstractmethod
+    def attribute(self, inputs: Any, target: int | str | Sequence[int | str] | None = None
+                  ) -> Explanation | ExplanationSet:
+        ...
+
+    def params(self) -> dict[str, Any]:
+        """The method's settings, as recorded in each Explanation."""
+        return {}
+
+
+class Score:
+    """The explained quantity for a batch of rows: the target's logit or probability.
+
+    Calling it runs the adapter's forward on ``x`` (rows, T, ...) and returns shape (rows,).
+    """
+
+    def __init__(self, adapter: GradientAdapter, encoded: Encoded, output: str) -> None:
+        self.adapter, self.encoded, self.output = adapter, encoded, output
+        self.n_evals = 0
+
+    def __call__(self, x: torch.Tensor, rows: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        logits = self.adapter.forward(x, self.encoded.take_extras(rows))  # (rows, C)
+        self.n_evals += x.shape[0]
+        if self.output == "probability":
+            logits = torch.softmax(logits, dim=-1)
+        return logits.gather(1, targets[:, None]).squeeze(1)
+
+
+class GradientMethod(Method):
+    """Base of methods that differentiate the model at its features (embeddings for text).
+
+    Parameters
+    ----------
+    model : model, adapter or zoo name
+        Anything :func:`lumos.as_adapter` accepts, as long as it is differentiable.
+    baseline : str, default: the adapter's first kind ("pad" for text, "zero" for tensors)
+        Reference input for methods that use one.
+    output : {"logit", "probability"}, default "logit"
+        What is explained for the target class.
+    batch_size : int, default 16
+        Examples prepared together (rows per forward/backward pass are set per method).
+    progress : bool or None, default None
+        Show a progress bar; ``None`` shows one for long runs in a terminal.
+    """
+
+    uses_baseline: ClassVar[bool] = False
+
+    def __init__(self, model: Any, *, baseline: str | None = None, output: str = "logit",
+                 batch_size: int = 16, progress: bool | None = None) -> None:
+        owner = type(self).__name__
+        self.adapter = as_adapter(model).require_gradients(owner)
+        self.baseline = (check_choice(baseline, "baseline", self.adapter.baseline_kinds, owner=owner)
+                         if baseline is not None else self.adapter.baseline_kinds[0])
+        self.output = check_choice(output, "output", ("logit", "probability"), owner=owner)
+        self.batch_size = check_int(batch_size, "batch_size", owner=owner, minimum=1)
+        self.progress = progress
+
+    def params(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"output": self.output}
+        if self.uses_baseline:
+            out["baseline"] = self.baseline
+        return out
+
+    # -- the mathematics, per subclass ----------------------------------------------------------------
+    @abc.abstractmethod
+    def attribute_tensor(self, score: Score, x: torch.Tensor, x0: torch.Tensor, targets: torch.Tensor
+                         ) -> torch.Tensor:
+        """Attribution of shape ``x.shape`` for ``x`` (B, T, ...) against baseline ``x0``, explaining
+        ``score`` for ``targets`` (B,). Rows of ``x`` are examples 0..B-1 of the score's batch."""
+
+    #: Whether the method promises completeness (sum of attributions = f(x) - f(baseline)).
+    complete: ClassVar[bool] = False
+
+    # -- shared work ----------------------------------------------------------------------------------
+    def _targets(self, target: Any, n: int) -> list[int | None]:
+        owner = type(self).__name__
+        if target is None:
+            return [None] * n
+        if isinstance(target, (list, tuple, np.ndarray)):
+            if len(target) != n:
+                raise InvalidArgumentError(f"The 'target' parameter of {owner} must be one target or one per "
+                                           f"input ({n}). Got {len(target)}.")
+            return [None if t is None else self.adapter.resolve_target(t, owner=owner) for t in target]
+        return [self.adapter.resolve_target(target, owner=owner)] * n
+
+    def attribute(self, inputs: Any, target: Any = None) -> Explanation | ExplanationSet:
+        """Explain ``inputs`` (one input, or a list) for ``target`` (class index or name, one per input, or
+        None for the predicted class)."""
+        examples, single = self.adapter.split_inputs(inputs)
+        targets = self._targets(target, len(examples))
+        starts = range(0, len(examples), self.batch_size)
+        explanations: list[Explanation] = []
+        for start in track(starts, description=f"{type(self).__name__}", enabled=self.progress):
+            chunk = slice(start, start + self.batch_size)
+            explanations.extend(self._attribute_batch(examples[chunk], targets[chunk]))
+        return explanations[0] if single else ExplanationSet(explanations)
+
+    def _attribute_batch(self, examples: list[Any], targets: list[int | None]) -> list[Explanation]:
+        t0 = time.perf_counter()
+        adapter = self.adapter
+        encoded = adapter.encode(examples)
+        x = encoded.x
+        x0 = adapter.baseline(encoded, self.baseline) if self.uses_baseline else torch.zeros_like(x)
+        score = Score(adapter, encoded, self.output)
+        rows = torch.arange(len(examples), device=x.device)
+        # One pass gives the predictions, the default targets and, with a baseline, both ends of the path.
+        ends, end_rows = (torch.cat([x, x0]), torch.cat([rows, rows])) if self.uses_baseline else (x, rows)
+        with torch.no_grad():
+            logits = adapter.forward(ends, encoded.take_extras(end_rows)).float()
+        score.n_evals += ends.shape[0]
+        if not self.uses_baseline:
+            logits = torch.cat([logits, logits])  # no baseline: its half is never read
+        probs = torch.softmax(logits[: len(examples)], dim=-1)
+        chosen = torch.tensor([p if t is None else t for t, p in zip(targets, probs.argmax(1).tolist())],
+                              device=x.device)
+        outputs = probs if self.output == "probability" else logits[: len(examples)]
+        base_outputs = torch.softmax(logits[len(examples):], -1) if self.output == "probability" \
+            else logits[len(examples):]
+        f_x = outputs.gather(1, chosen[:, None]).squeeze(1)
+        f_x0 = base_outputs.gather(1, chosen[:, None]).squeeze(1)
+
+        attribution = self.attribute_tensor(score, x, x0, chosen).detach()
+        per_position = adapter.reduce(attribution).double().cpu()  # (B, T)
+        seconds = (time.perf_counter() - t0) / len(examples)
+        n_evals = score.n_evals // len(examples)
+        out = []
+        for i, info in enumerate(encoded.features):
+            values = per_position[i, list(info.positions)].numpy()
+            fx, fx0 = float(f_x[i]), float(f_x0[i])
+            out.append(Explanation(
+                values=values, features=info.labels, target=int(chosen[i]),
+                prediction=probs[i].double().cpu().numpy(), class_names=adapter.class_names,
+                method=self.name, params=self.params(), output=self.output, output_value=fx,
+                base_value=fx0 if self.uses_baseline else None,
+                convergence_delta=float(values.sum() - (fx - fx0)) if self.complete else None,
+                cost=Cost(n_evals=n_evals, seconds=seconds), text=info.text, words=info.words,
+                word_index=info.word_index,
+            ))
+        return out
+
+
+def gradient(score: Score, x: torch.Tensor, rows: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """d score / d x for a batch of rows (x is not modified)."""
+    with torch.enable_grad():
+        x = x.detach().requires_grad_(True)
+        out = score(x, rows, targets)
+        (grad,) = torch.autograd.grad(out.sum(), x)
+    return grad

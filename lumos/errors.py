@@ -1,0 +1,105 @@
+"""Errors raised by lumos.
+
+Every error names the argument at fault, what is accepted, and what was received, so that a user can fix
+the call without reading a traceback from deep inside torch.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+__all__ = [
+    "LumosError",
+    "InvalidArgumentError",
+    "InvalidTypeError",
+    "UnknownNameError",
+    "ModelLoadError",
+    "UnsupportedModelError",
+    "check_int",
+    "check_float",
+    "check_choice",
+]
+
+
+class LumosError(Exception):
+    """Base class of every error lumos raises on purpose."""
+
+
+class InvalidArgumentError(LumosError, ValueError):
+    """An argument has the right type but a value that is not accepted."""
+
+
+class InvalidTypeError(LumosError, TypeError):
+    """An argument has a type that is not accepted."""
+
+
+class UnknownNameError(InvalidArgumentError, KeyError):
+    """A name (method, model, dataset, class label) is not one lumos knows."""
+
+    def __str__(self) -> str:  # KeyError would otherwise wrap the message in quotes
+        return str(self.args[0]) if self.args else ""
+
+
+class ModelLoadError(LumosError, OSError):
+    """A model could not be loaded from what the user pointed at."""
+
+
+class UnsupportedModelError(LumosError, TypeError):
+    """The model cannot do what the method needs (e.g. gradients through a black box)."""
+
+
+def _owner(owner: str | None) -> str:
+    return f" of {owner}" if owner else ""
+
+
+def check_int(value: Any, name: str, *, owner: str | None = None, minimum: int | None = None,
+              maximum: int | None = None) -> int:
+    """Return ``value`` if it is an int within bounds, else raise a message naming ``name``.
+
+    >>> check_int(0, "n_steps", owner="IntegratedGradients", minimum=1)
+    Traceback (most recent call last):
+    ...
+    lumos.errors.InvalidArgumentError: The 'n_steps' parameter of IntegratedGradients must be an int >= 1. Got 0.
+    """
+    bounds = []
+    if minimum is not None:
+        bounds.append(f">= {minimum}")
+    if maximum is not None:
+        bounds.append(f"<= {maximum}")
+    wanted = "an int" + (" " + " and ".join(bounds) if bounds else "")
+    message = f"The {name!r} parameter{_owner(owner)} must be {wanted}. Got {value!r}."
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidTypeError(message)
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        raise InvalidArgumentError(message)
+    return value
+
+
+def check_float(value: Any, name: str, *, owner: str | None = None, minimum: float | None = None,
+                maximum: float | None = None, exclusive_minimum: bool = False) -> float:
+    """Return ``value`` as a float if it is a real number within bounds, else raise."""
+    bounds = []
+    if minimum is not None:
+        bounds.append(f"{'>' if exclusive_minimum else '>='} {minimum}")
+    if maximum is not None:
+        bounds.append(f"<= {maximum}")
+    wanted = "a number" + (" " + " and ".join(bounds) if bounds else "")
+    message = f"The {name!r} parameter{_owner(owner)} must be {wanted}. Got {value!r}."
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidTypeError(message)
+    value = float(value)
+    too_small = minimum is not None and (value <= minimum if exclusive_minimum else value < minimum)
+    if too_small or (maximum is not None and value > maximum) or value != value:
+        raise InvalidArgumentError(message)
+    return value
+
+
+def check_choice(value: Any, name: str, choices: Iterable[str], *, owner: str | None = None) -> str:
+    """Return ``value`` if it is one of ``choices``, else raise a message listing them."""
+    choices = list(choices)
+    if value not in choices:
+        accepted = ", ".join(repr(c) for c in choices)
+        raise UnknownNameError(
+            f"The {name!r} parameter{_owner(owner)} must be one of {accepted}. Got {value!r}."
+        )
+    return value

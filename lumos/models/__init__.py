@@ -1,0 +1,71 @@
+"""Model adapters and the registry that finds one for any model.
+
+>>> import lumos
+>>> adapter = lumos.as_adapter("tweets-sentiment")         # a zoo model    # doctest: +SKIP
+>>> adapter = lumos.as_adapter(my_module)                  # a torch module  # doctest: +SKIP
+>>> adapter = lumos.as_adapter(predict_fn, class_names=["no", "yes"])        # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..errors import InvalidTypeError, ModelLoadError
+from .base import Encoded, FeatureInfo, GradientAdapter, ModelAdapter, find_factory, register_adapter
+from .callable import CallableAdapter
+from .torch import TorchAdapter
+from .transformers import TransformersAdapter, load_pretrained
+
+__all__ = [
+    "ModelAdapter", "GradientAdapter", "Encoded", "FeatureInfo", "TransformersAdapter", "TorchAdapter",
+    "CallableAdapter", "as_adapter", "load_model", "register_adapter",
+]
+
+
+@register_adapter(ModelAdapter)
+def _identity(adapter: ModelAdapter, **kwargs: Any) -> ModelAdapter:
+    if kwargs:
+        raise InvalidTypeError(f"Options {sorted(kwargs)} cannot be applied to a model that is already an adapter.")
+    return adapter
+
+
+@register_adapter(str)
+def _by_name(name: str, **kwargs: Any) -> ModelAdapter:
+    return load_model(name, **kwargs)
+
+
+register_adapter(Path)(_by_name)
+
+
+def load_model(name_or_path: str | Path, **kwargs: Any) -> ModelAdapter:
+    """Load a zoo model by name, or a Hugging Face classifier from a local directory."""
+    from .. import zoo
+
+    if isinstance(name_or_path, str) and name_or_path in zoo.names():
+        return zoo.load(name_or_path, **kwargs)
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        return load_pretrained(path, **kwargs)
+    raise ModelLoadError(
+        f"The 'model' argument {str(name_or_path)!r} is neither a zoo model ({', '.join(map(repr, zoo.names()))}) "
+        "nor a directory holding a Hugging Face model."
+    )
+
+
+def as_adapter(model: Any, **kwargs: Any) -> ModelAdapter:
+    """Wrap ``model`` in the adapter registered for its type.
+
+    Accepted: an adapter (returned as is), a zoo name or a model directory (str or Path), a
+    ``torch.nn.Module`` (with ``tokenizer=`` for text classifiers), or any callable returning class scores
+    (with ``class_names=``).
+    """
+    factory = find_factory(model)
+    if factory is not None:
+        return factory(model, **kwargs)
+    if callable(model):
+        return CallableAdapter(model, **kwargs)
+    raise InvalidTypeError(
+        f"The 'model' argument must be a zoo name, a model directory, a torch.nn.Module, a callable or a "
+        f"ModelAdapter. Got {type(model).__name__}."
+    )

@@ -1,0 +1,175 @@
+"""The adapter protocol: the one way lumos reaches a model.
+
+An adapter predicts a batch, names the classes, splits an input into features and, where the model is
+differentiable, exposes the point at which gradients are taken (the embedding output for text, the input
+tensor for plain modules). Analyses never touch a model except through its adapter.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Sequence
+
+import numpy as np
+import torch
+
+from ..errors import InvalidArgumentError, UnsupportedModelError
+
+__all__ = ["ModelAdapter", "GradientAdapter", "Encoded", "FeatureInfo"]
+
+
+@dataclass(frozen=True)
+class FeatureInfo:
+    """How one example splits into features.
+
+    ``positions`` index the feature axis of :attr:`Encoded.x` (axis 1); ``labels`` name each feature;
+    ``words`` / ``word_index`` group features into display words (text only).
+    """
+
+    labels: tuple[str, ...]
+    positions: tuple[int, ...]
+    text: str | None = None
+    words: tuple[str, ...] | None = None
+    word_index: tuple[int, ...] | None = None
+
+
+@dataclass
+class Encoded:
+    """A batch prepared for the gradient path.
+
+    Attributes
+    ----------
+    x : Tensor of shape (B, T, ...)
+        The point where gradients are taken: word embeddings (B, T, D) for text, the input for tensors.
+    extras : dict of str to Tensor
+        Everything else the forward pass needs, each with batch axis first (e.g. ``attention_mask``).
+    feature_mask : bool Tensor of shape (B, T)
+        True at feature positions (real tokens, not padding or special tokens).
+    features : list of FeatureInfo, length B
+    """
+
+    x: torch.Tensor
+    extras: dict[str, torch.Tensor]
+    feature_mask: torch.Tensor
+    features: list[FeatureInfo] = field(default_factory=list)
+
+    def take_extras(self, rows: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The extras for a batch of rows that repeat examples (``rows`` are example indices)."""
+        return {k: v[rows] for k, v in self.extras.items()}
+
+
+class ModelAdapter(abc.ABC):
+    """Base of every adapter.
+
+    Subclasses set ``class_names`` and ``output_kind`` (``"logits"`` or ``"probabilities"``: what
+    :meth:`predict` returns) and implement :meth:`split_inputs` and :meth:`predict`.
+    """
+
+    output_kind: str = "logits"
+    class_names: tuple[str, ...] = ()
+    #: What one input is, for error messages: "a str", "a 1-D array", ...
+    input_description: ClassVar[str] = "an input"
+    name: str = "model"
+
+    @abc.abstractmethod
+    def split_inputs(self, inputs: Any) -> tuple[list[Any], bool]:
+        """Validate ``inputs`` and return ``(examples, single)``: a list of examples and whether one
+        example (rather than a batch) was given. Raises a :class:`~lumos.errors.LumosError` on bad input."""
+
+    @abc.abstractmethod
+    def predict(self, examples: Sequence[Any], *, batch_size: int | None = None) -> np.ndarray:
+        """Raw model outputs of shape (n, n_classes), of the kind named by ``output_kind``."""
+
+    def predict_proba(self, examples: Sequence[Any], *, batch_size: int | None = None) -> np.ndarray:
+        """Class probabilities of shape (n, n_classes)."""
+        out = self.predict(examples, batch_size=batch_size)
+        if self.output_kind == "probabilities":
+            return out
+        out = out - out.max(axis=1, keepdims=True)
+        e = np.exp(out)
+        return e / e.sum(axis=1, keepdims=True)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+    def resolve_target(self, target: int | str, *, owner: str | None = None) -> int:
+        """A class index from an index or a class name, with an error listing what is accepted."""
+        where = f" of {owner}" if owner else ""
+        if isinstance(target, str):
+            if target in self.class_names:
+                return self.class_names.index(target)
+            if target.lstrip("-").isdigit():
+                return self.resolve_target(int(target), owner=owner)
+            raise InvalidArgumentError(
+                f"The 'target' parameter{where} must be a class index in [0, {self.n_classes - 1}] or one of "
+                f"{', '.join(map(repr, self.class_names))}. Got {target!r}."
+            )
+        if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
+            if 0 <= int(target) < self.n_classes:
+                return int(target)
+        raise InvalidArgumentError(
+            f"The 'target' parameter{where} must be a class index in [0, {self.n_classes - 1}] or one of "
+            f"{', '.join(map(repr, self.class_names))}. Got {target!r}."
+        )
+
+    def require_gradients(self, owner: str) -> "GradientAdapter":
+        raise UnsupportedModelError(
+            f"{owner} needs gradients, but the {type(self).__name__} for {self.name!r} is not differentiable. "
+            "Use a PyTorch or transformers model, or a perturbation method."
+        )
+
+
+class GradientAdapter(ModelAdapter):
+    """An adapter whose model can be differentiated with respect to its features.
+
+    The gradient path: :meth:`encode` prepares a batch, :meth:`forward` maps ``x`` (and extras) to logits
+    differentiably, :meth:`baseline` gives the reference input of a named kind, and :meth:`reduce` sums an
+    attribution tensor over every axis beyond the feature axis. No hook is ever registered on the model.
+    """
+
+    #: Baseline kinds this adapter accepts, default first.
+    baseline_kinds: ClassVar[tuple[str, ...]] = ("zero",)
+    device: torch.device = torch.device("cpu")
+
+    def require_gradients(self, owner: str) -> "GradientAdapter":
+        return self
+
+    @abc.abstractmethod
+    def encode(self, examples: Sequence[Any]) -> Encoded:
+        """Prepare examples for the gradient path, on the model's device."""
+
+    @abc.abstractmethod
+    def forward(self, x: torch.Tensor, extras: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Logits of shape (B, n_classes) from ``x`` of shape (B, T, ...)."""
+
+    @abc.abstractmethod
+    def baseline(self, encoded: Encoded, kind: str) -> torch.Tensor:
+        """A reference input shaped like ``encoded.x``; non-feature positions equal ``encoded.x``."""
+
+    def reduce(self, attribution: torch.Tensor) -> torch.Tensor:
+        """Sum an attribution of shape (B, T, ...) to one value per position, shape (B, T)."""
+        return attribution.reshape(attribution.shape[0], attribution.shape[1], -1).sum(-1)
+
+
+# -- registry ---------------------------------------------------------------------------------------------
+_FACTORIES: dict[type, Callable[..., ModelAdapter]] = {}
+
+
+def register_adapter(model_type: type) -> Callable[[Callable[..., ModelAdapter]], Callable[..., ModelAdapter]]:
+    """Register a factory that wraps models of ``model_type`` (and its subclasses) in an adapter."""
+
+    def decorator(factory: Callable[..., ModelAdapter]) -> Callable[..., ModelAdapter]:
+        _FACTORIES[model_type] = factory
+        return factory
+
+    return decorator
+
+
+def find_factory(model: Any) -> Callable[..., ModelAdapter] | None:
+    """The factory registered for the most specific class of ``model``, following its MRO."""
+    for cls in type(model).__mro__:
+        if cls in _FACTORIES:
+            return _FACTORIES[cls]
+    return None

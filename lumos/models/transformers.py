@@ -1,0 +1,202 @@
+"""Adapter for transformer text classifiers (Hugging Face models and the zoo's pooled classifiers).
+
+Gradients are taken at the word-embedding output: the model is called with ``inputs_embeds``, so no hook
+is placed on it. Features are word pieces; special tokens ([CLS], [SEP]) and padding are not features and
+keep their embeddings in every baseline.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import InvalidArgumentError, InvalidTypeError, ModelLoadError, check_choice, check_int
+from .base import Encoded, FeatureInfo, GradientAdapter, register_adapter
+
+__all__ = ["TransformersAdapter", "load_pretrained"]
+
+
+class TransformersAdapter(GradientAdapter):
+    """Wrap a text classifier and its tokenizer.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A classifier whose ``forward`` accepts ``inputs_embeds`` and ``attention_mask`` keywords and returns
+        logits of shape (B, n_classes), or an output object with ``.logits`` (every Hugging Face
+        ``*ForSequenceClassification`` model does). It is put in eval mode: dropout would make explanations
+        random.
+    tokenizer : a fast Hugging Face tokenizer
+    class_names : sequence of str, optional
+        Defaults to ``model.config.id2label`` when present.
+    max_length : int, default 128
+        Longer texts are truncated to this many tokens.
+    batch_size : int, default 64
+        Rows per forward pass in :meth:`predict`.
+    name : str, optional
+        Shown in reports.
+    """
+
+    baseline_kinds: ClassVar[tuple[str, ...]] = ("pad", "mask", "zero")
+    input_description = "a non-empty str"
+
+    def __init__(self, model: nn.Module, tokenizer: Any, *, class_names: Sequence[str] | None = None,
+                 max_length: int = 128, batch_size: int = 64, name: str | None = None) -> None:
+        if not isinstance(model, nn.Module):
+            raise InvalidTypeError(f"The 'model' parameter of TransformersAdapter must be a torch.nn.Module. "
+                                   f"Got {type(model).__name__}.")
+        if not getattr(tokenizer, "is_fast", False):
+            raise InvalidTypeError("The 'tokenizer' parameter of TransformersAdapter must be a fast Hugging Face "
+                                   f"tokenizer (it maps tokens back to words). Got {type(tokenizer).__name__}.")
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.max_length = check_int(max_length, "max_length", owner="TransformersAdapter", minimum=3)
+        self.batch_size = check_int(batch_size, "batch_size", owner="TransformersAdapter", minimum=1)
+        if class_names is None:
+            id2label = getattr(getattr(model, "config", None), "id2label", None)
+            if not id2label:
+                raise InvalidArgumentError("The 'class_names' parameter of TransformersAdapter is required when "
+                                           "the model's config has no id2label.")
+            class_names = [id2label[i] for i in sorted(id2label)]
+        self.class_names = tuple(str(c) for c in class_names)
+        self.name = name or getattr(getattr(model, "config", None), "name_or_path", None) or type(model).__name__
+        self.embeddings = model.get_input_embeddings()
+
+    @property
+    def device(self) -> torch.device:  # type: ignore[override]
+        return self.embeddings.weight.device
+
+    # -- inputs ---------------------------------------------------------------------------------------
+    def split_inputs(self, inputs: Any) -> tuple[list[str], bool]:
+        single = isinstance(inputs, str)
+        examples = [inputs] if single else inputs
+        if not isinstance(examples, (list, tuple)):
+            raise InvalidTypeError(f"The 'inputs' parameter must be a str or a list of str. "
+                                   f"Got {type(inputs).__name__}.")
+        if not examples:
+            raise InvalidArgumentError("The 'inputs' parameter must hold at least one text. Got an empty list.")
+        for i, text in enumerate(examples):
+            if not isinstance(text, str):
+                raise InvalidTypeError(f"The 'inputs' parameter must be a str or a list of str. "
+                                       f"Item {i} is a {type(text).__name__}.")
+            if not text.strip():
+                what = "The text" if single else f"Text {i}"
+                raise InvalidArgumentError(f"{what} in 'inputs' is empty: there is nothing to explain. "
+                                           f"Got {text!r}.")
+        return list(examples), single
+
+    def _tokenize(self, texts: Sequence[str]):
+        return self.tokenizer(list(texts), padding=True, truncation=True, max_length=self.max_length,
+                              return_tensors="pt", return_offsets_mapping=True,
+                              return_special_tokens_mask=True)
+
+    # -- prediction -----------------------------------------------------------------------------------
+    def predict(self, examples: Sequence[str], *, batch_size: int | None = None) -> np.ndarray:
+        batch_size = batch_size or self.batch_size
+        # Sort by length so that each batch pads little; restore the order at the end.
+        order = sorted(range(len(examples)), key=lambda i: len(examples[i]))
+        out = np.empty((len(examples), self.n_classes), dtype=np.float32)
+        with torch.inference_mode():
+            for start in range(0, len(order), batch_size):
+                idx = order[start:start + batch_size]
+                enc = self._tokenize([examples[i] for i in idx])
+                logits = self._call(input_ids=enc["input_ids"].to(self.device),
+                                    attention_mask=enc["attention_mask"].to(self.device))
+                out[idx] = logits.float().cpu().numpy()
+        return out
+
+    def _call(self, **kwargs: torch.Tensor) -> torch.Tensor:
+        out = self.model(**kwargs)
+        return out if isinstance(out, torch.Tensor) else out.logits
+
+    # -- gradient path --------------------------------------------------------------------------------
+    def encode(self, examples: Sequence[str]) -> Encoded:
+        enc = self._tokenize(examples)
+        input_ids = enc["input_ids"].to(self.device)
+        attention_mask = enc["attention_mask"].to(self.device)
+        special = enc["special_tokens_mask"].bool().to(self.device)
+        feature_mask = attention_mask.bool() & ~special
+        with torch.no_grad():
+            x = self.embeddings(input_ids).detach()  # (B, T, D)
+        features = [self._features(enc, i, text) for i, text in enumerate(examples)]
+        return Encoded(x=x, extras={"attention_mask": attention_mask, "input_ids": input_ids},
+                       feature_mask=feature_mask, features=features)
+
+    def _features(self, enc: Any, i: int, text: str) -> FeatureInfo:
+        ids = enc["input_ids"][i].tolist()
+        offsets = enc["offset_mapping"][i].tolist()
+        special = enc["special_tokens_mask"][i].tolist()
+        mask = enc["attention_mask"][i].tolist()
+        word_ids = enc.word_ids(i)
+        positions, labels, words, word_index = [], [], [], []
+        word_of: dict[int, int] = {}
+        word_span: list[list[int]] = []
+        for pos, (tid, (start, end), sp, m, wid) in enumerate(zip(ids, offsets, special, mask, word_ids)):
+            if sp or not m:
+                continue
+            positions.append(pos)
+            labels.append(self.tokenizer.convert_ids_to_tokens(tid))
+            key = wid if wid is not None else -1 - pos
+            if key not in word_of:
+                word_of[key] = len(word_span)
+                word_span.append([start, end])
+            span = word_span[word_of[key]]
+            span[1] = max(span[1], end)
+            word_index.append(word_of[key])
+        words = [text[s:e] for s, e in word_span]
+        return FeatureInfo(labels=tuple(labels), positions=tuple(positions), text=text,
+                           words=tuple(words), word_index=tuple(word_index))
+
+    def forward(self, x: torch.Tensor, extras: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self._call(inputs_embeds=x, attention_mask=extras["attention_mask"])
+
+    def baseline(self, encoded: Encoded, kind: str) -> torch.Tensor:
+        check_choice(kind, "baseline", self.baseline_kinds)
+        if kind == "zero":
+            fill = torch.zeros_like(encoded.x[0, 0])
+        else:
+            token_id = self.tokenizer.pad_token_id if kind == "pad" else self.tokenizer.mask_token_id
+            if token_id is None:
+                raise InvalidArgumentError(f"The tokenizer of {self.name!r} has no {kind} token; use "
+                                           "baseline='zero' or another kind.")
+            with torch.no_grad():
+                fill = self.embeddings(torch.tensor([token_id], device=self.device))[0].detach()
+        mask = encoded.feature_mask.unsqueeze(-1)  # (B, T, 1)
+        return torch.where(mask, fill.to(encoded.x.dtype), encoded.x)
+
+
+@register_adapter(nn.Module)
+def _adapter_for_module(model: nn.Module, *, tokenizer: Any = None, **kwargs: Any):
+    """A module with a tokenizer is a text classifier; without one, a tensor model."""
+    if tokenizer is not None:
+        return TransformersAdapter(model, tokenizer, **kwargs)
+    from .torch import TorchAdapter
+
+    return TorchAdapter(model, **kwargs)
+
+
+def load_pretrained(path: str | Path, **kwargs: Any) -> TransformersAdapter:
+    """Load a sequence classifier saved with ``save_pretrained`` in a local directory (never from a hub).
+
+    Attention is computed eagerly so that attention weights can be returned.
+    """
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    path = Path(path)
+    if not (path / "config.json").is_file():
+        raise ModelLoadError(
+            f"The 'model' argument {str(path)!r} is neither a zoo model name nor a directory holding a "
+            "Hugging Face model (config.json, weights and tokenizer). Accepted: a zoo name "
+            "(see `lumos zoo list`) or such a directory."
+        )
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(path, attn_implementation="eager",
+                                                                   local_files_only=True)
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelLoadError(f"Could not load a sequence classifier from {str(path)!r}: {exc}") from exc
+    return TransformersAdapter(model, tokenizer, name=kwargs.pop("name", path.name), **kwargs)

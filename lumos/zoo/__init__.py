@@ -1,0 +1,108 @@
+"""Ready models and datasets that ship inside installable packages, so every demo and test runs offline.
+
+>>> from lumos import zoo
+>>> zoo.names()
+('tweets-sentiment',)
+>>> data = zoo.dataset("airline-tweets")                    # doctest: +SKIP
+>>> model = zoo.load("tweets-sentiment")                    # doctest: +SKIP
+
+Trained parts (e.g. the sentiment head) are built once, reproducibly, and cached as safetensors in the
+user cache directory (``LUMOS_CACHE_DIR`` overrides it); ``lumos zoo build NAME`` rebuilds them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import UnknownNameError
+
+__all__ = ["names", "datasets", "load", "build", "dataset", "cache_dir", "info"]
+
+
+@dataclass(frozen=True)
+class _Entry:
+    description: str
+    dataset: str
+    load: Callable[..., Any]
+    build: Callable[..., dict]
+    read_meta: Callable[[Path], dict | None]
+
+
+def _tweets() -> Any:
+    import importlib
+
+    return importlib.import_module("lumos.zoo.tweets")
+
+
+_MODELS: dict[str, _Entry] = {
+    "tweets-sentiment": _Entry(
+        description="MiniLM-L6 + mean pooling + linear head; 3-way sentiment of airline tweets.",
+        dataset="airline-tweets",
+        load=lambda cache, **kw: _tweets().load(cache, **kw),
+        build=lambda cache, **kw: _tweets().build(cache, **kw),
+        read_meta=lambda cache: _tweets().read_meta(cache),
+    ),
+}
+
+_DATASETS: dict[str, Callable[[], Any]] = {
+    "airline-tweets": lambda: _tweets().load_airline_tweets(),
+}
+_dataset_cache: dict[str, Any] = {}
+
+
+def names() -> tuple[str, ...]:
+    """Names of the zoo's models."""
+    return tuple(_MODELS)
+
+
+def datasets() -> tuple[str, ...]:
+    """Names of the zoo's datasets."""
+    return tuple(_DATASETS)
+
+
+def cache_dir() -> Path:
+    """Where built zoo artefacts live: ``$LUMOS_CACHE_DIR`` or the user cache directory."""
+    override = os.environ.get("LUMOS_CACHE_DIR")
+    if override:
+        return Path(override).expanduser()
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("lumos"))
+
+
+def _entry(name: str) -> _Entry:
+    if name not in _MODELS:
+        raise UnknownNameError(f"The 'name' of a zoo model must be one of {', '.join(map(repr, _MODELS))}. "
+                               f"Got {name!r}.")
+    return _MODELS[name]
+
+
+def load(name: str, **kwargs: Any):
+    """Load a zoo model as an adapter, building (and caching) its trained parts on first use."""
+    return _entry(name).load(cache_dir() / "zoo" / name, **kwargs)
+
+
+def build(name: str, *, progress: bool = True) -> dict:
+    """(Re)build a zoo model's trained parts; returns its metadata (held-out accuracy among it)."""
+    return _entry(name).build(cache_dir() / "zoo" / name, progress=progress)
+
+
+def info(name: str) -> dict[str, Any]:
+    """Description, dataset and, when built, the cached metadata of a zoo model."""
+    entry = _entry(name)
+    meta = entry.read_meta(cache_dir() / "zoo" / name)
+    return {"name": name, "description": entry.description, "dataset": entry.dataset, "built": meta is not None,
+            **(meta or {})}
+
+
+def dataset(name: str):
+    """A zoo dataset (read once per process)."""
+    if name not in _DATASETS:
+        raise UnknownNameError(f"The 'name' of a zoo dataset must be one of {', '.join(map(repr, _DATASETS))}. "
+                               f"Got {name!r}.")
+    if name not in _dataset_cache:
+        _dataset_cache[name] = _DATASETS[name]()
+    return _dataset_cache[name]
