@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Sequence
+from types import MappingProxyType
+from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -71,6 +72,8 @@ class ModelAdapter(abc.ABC):
     #: What one input is, for error messages: "a str", "a 1-D array", ...
     input_description: ClassVar[str] = "an input"
     name: str = "model"
+    #: Facts for the report's model card (description, training data, held-out accuracy, ...).
+    card: Mapping[str, Any] = MappingProxyType({})
 
     @abc.abstractmethod
     def split_inputs(self, inputs: Any) -> tuple[list[Any], bool]:

@@ -1,0 +1,48 @@
+"""Terminal rendering of explanations (rich): the prediction and a coloured heat line of words."""
+
+from __future__ import annotations
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from .explanation import Explanation
+
+__all__ = ["heat_line", "print_explanation"]
+
+
+def heat_line(explanation: Explanation) -> Text:
+    """Words coloured by attribution: red towards the explained class, blue away from it."""
+    words, values = explanation.by_word()
+    scale = float(np.abs(values).max()) if len(values) else 0.0
+    line = Text()
+    for i, (word, value) in enumerate(zip(words, values)):
+        strength = 0.0 if scale == 0 else min(abs(value) / scale, 1.0)
+        shade = int(255 - 175 * strength)
+        color = f"rgb(255,{shade},{shade})" if value > 0 else f"rgb({shade},{shade},255)"
+        line.append(word, style=f"black on {color}")
+        if i + 1 < len(words):
+            line.append(" ")
+    return line
+
+
+def print_explanation(explanation: Explanation, console: Console | None = None) -> None:
+    console = console or Console()
+    table = Table(show_header=True, header_style="bold", box=None)
+    for name in explanation.class_names:
+        table.add_column(name, justify="right")
+    table.add_row(*(f"{p:.3f}" for p in explanation.prediction))
+    console.print(f"prediction: [bold]{explanation.predicted_label}[/bold]")
+    console.print(table)
+    console.print(f"{explanation.method} for class [bold]{explanation.target_label}[/bold] "
+                  f"({explanation.output}); red pushes towards it, blue away:")
+    console.print(heat_line(explanation))
+    words, values = explanation.by_word()
+    top = np.argsort(-np.abs(values), kind="stable")[:5]
+    console.print("top words: " + ", ".join(f"{words[i]} {values[i]:+.3f}" for i in top))
+    if explanation.convergence_delta is not None:
+        console.print(f"completeness: sum {values.sum():+.4f} vs f(x) - f(baseline) "
+                      f"{explanation.output_value - explanation.base_value:+.4f} "
+                      f"(delta {explanation.convergence_delta:+.2e})")
+    console.print(f"[dim]{explanation.cost.n_evals} model evaluations, {explanation.cost.seconds:.2f} s[/dim]")

@@ -1,0 +1,197 @@
+"""Compute the report's contents as plain data, then render them with the HTML template.
+
+The report is one self-contained HTML file: inline CSS, no scripts or fonts from a network, every piece of
+text escaped by the template engine.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..attribution import get_method
+from ..attribution.base import GradientMethod
+from ..engine.progress import track
+from ..errors import InvalidArgumentError, UnsupportedModelError, check_int
+from ..explanation import Explanation, ExplanationSet
+from ..models import ModelAdapter, as_adapter
+from .data import LabelledTexts, load_labelled_texts
+
+__all__ = ["DEFAULT_METHODS", "build_report", "make_methods", "heat_color"]
+
+#: Methods shown in the report, with the settings used there.
+DEFAULT_METHODS: dict[str, dict[str, Any]] = {
+    "saliency": {},
+    "gradient_x_input": {},
+    "integrated_gradients": {"n_steps": 32},
+    "smoothgrad": {"n_samples": 16},
+}
+
+
+def make_methods(adapter: ModelAdapter, names: Sequence[str]) -> dict[str, Any]:
+    """Instantiate methods by (alias) name with the report's settings; a method the model cannot run
+    (e.g. gradients through a black box) raises an UnsupportedModelError."""
+    methods = {}
+    for name in names:
+        cls = get_method(name)
+        methods[cls.name] = cls(adapter, **DEFAULT_METHODS.get(cls.name, {}))
+    return methods
+
+
+def heat_color(value: float, scale: float) -> str:
+    """A CSS background for an attribution: red pushes towards the explained class, blue away from it."""
+    if scale <= 0 or not np.isfinite(value):
+        return "transparent"
+    a = min(abs(value) / scale, 1.0) * 0.85
+    return f"rgba(220,38,38,{a:.3f})" if value > 0 else f"rgba(37,99,235,{a:.3f})"
+
+
+@dataclass
+class MethodSummary:
+    name: str
+    params: dict[str, Any]
+    seconds_per_explanation: float
+    evals_per_explanation: float
+    relative_delta: float | None = None
+
+
+@dataclass
+class ReportData:
+    title: str
+    generated: str
+    version: str
+    card: list[tuple[str, Any]]
+    evaluation: dict[str, Any]
+    methods: list[MethodSummary]
+    examples: list[dict[str, Any]]
+    notes: list[str] = field(default_factory=list)
+
+
+_CARD_LABELS = {
+    "name": "name", "description": "description", "parameters": "parameters", "classes": "classes",
+    "dataset": "training data", "n_train": "training examples", "n_validation": "validation examples",
+    "n_test": "test examples", "validation_accuracy": "validation accuracy (at build)",
+    "test_accuracy": "test accuracy (at build)", "weight_decay": "head L2 penalty (chosen on validation)",
+    "seconds": "build seconds", "recipe": "recipe", "torch": "built with torch",
+}
+
+
+def _card_rows(card: dict[str, Any]) -> list[tuple[str, str]]:
+    """The model card as (label, value) rows: known fields first, in a fixed order, then the rest."""
+    rows = []
+    for key, label in _CARD_LABELS.items():
+        if key in card:
+            value = card[key]
+            rows.append((label, ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else value))
+    hidden = set(_CARD_LABELS) | {"corpus_sha256", "class_names"}
+    rows += [(k, v) for k, v in sorted(card.items()) if k not in hidden]
+    return rows
+
+
+def _evaluate(adapter: ModelAdapter, data: LabelledTexts, batch_size: int) -> tuple[dict[str, Any], np.ndarray]:
+    t0 = time.perf_counter()
+    probs = adapter.predict_proba(list(data.texts), batch_size=batch_size)
+    pred = probs.argmax(1)
+    k = adapter.n_classes
+    confusion = np.zeros((k, k), dtype=int)
+    np.add.at(confusion, (data.labels, pred), 1)
+    per_class = []
+    for c, name in enumerate(adapter.class_names):
+        tp = confusion[c, c]
+        precision = tp / confusion[:, c].sum() if confusion[:, c].sum() else float("nan")
+        recall = tp / confusion[c].sum() if confusion[c].sum() else float("nan")
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else float("nan")
+        per_class.append({"name": name, "support": int(confusion[c].sum()), "precision": precision,
+                          "recall": recall, "f1": f1})
+    evaluation = {"data": data.name, "n": len(data.texts), "accuracy": float((pred == data.labels).mean()),
+                  "confusion": confusion.tolist(), "per_class": per_class,
+                  "seconds": time.perf_counter() - t0}
+    return evaluation, probs
+
+
+def _example_rows(explanations: dict[str, Explanation]) -> list[dict[str, Any]]:
+    rows = []
+    for name, e in explanations.items():
+        words, values = e.by_word()
+        scale = float(np.abs(values).max()) if len(values) else 0.0
+        cells = [{"word": w, "value": float(v), "color": heat_color(float(v), scale)} for w, v in zip(words, values)]
+        rows.append({"method": name, "cells": cells, "sum": float(values.sum()),
+                     "delta": e.convergence_delta})
+    return rows
+
+
+def build_report(model: Any = "tweets-sentiment", *, data: str | None = None, n: int = 50,
+                 out: str | Path = "lumos-report", methods: Sequence[str] = tuple(DEFAULT_METHODS),
+                 batch_size: int = 64, progress: bool | None = None) -> Path:
+    """Explain ``n`` held-out examples with each method and write ``out/index.html``.
+
+    Parameters
+    ----------
+    model : zoo name, model directory, module or adapter
+    data : zoo dataset name or CSV path (columns ``text``, ``label``); default: the zoo model's dataset
+    n : int, default 50
+        Examples explained (the first ``n`` of the held-out data, so runs are comparable).
+    out : path, default "lumos-report"
+    methods : names of attribution methods
+    """
+    from .. import __version__
+    from .render import render_report
+
+    n = check_int(n, "n", owner="build_report", minimum=1)
+    adapter = as_adapter(model)
+    card = {"name": adapter.name, **adapter.card}
+    if data is None:
+        data = card.get("dataset")
+        if data is None:
+            raise InvalidArgumentError("The 'data' argument is required for a model outside the zoo: a CSV file "
+                                       "with 'text' and 'label' columns.")
+    labelled = load_labelled_texts(data, adapter.class_names)
+    evaluation, probs = _evaluate(adapter, labelled, batch_size)
+    module = getattr(adapter, "model", None)
+    if module is not None:
+        card["parameters"] = sum(p.numel() for p in module.parameters())
+    card.setdefault("classes", list(adapter.class_names))
+
+    notes: list[str] = []
+    try:
+        instances = make_methods(adapter, methods)
+    except UnsupportedModelError as exc:
+        instances, notes = {}, [str(exc)]
+    texts = list(labelled.texts[:n])
+    results: dict[str, ExplanationSet] = {}
+    summaries = []
+    for name, method in track(list(instances.items()), description="Explaining", enabled=progress):
+        explained = method.attribute(texts)
+        results[name] = explained
+        cost = explained.cost
+        deltas = [abs(e.convergence_delta) / max(abs(e.output_value - e.base_value), 1e-12)
+                  for e in explained if e.convergence_delta is not None]
+        summaries.append(MethodSummary(name=name, params=method.params(),
+                                       seconds_per_explanation=cost.seconds / len(explained),
+                                       evals_per_explanation=cost.n_evals / len(explained),
+                                       relative_delta=float(np.mean(deltas)) if deltas else None))
+    examples = []
+    for i, text in enumerate(texts):
+        p = probs[i]
+        examples.append({
+            "index": i, "text": text, "label": adapter.class_names[labelled.labels[i]],
+            "predicted": adapter.class_names[int(p.argmax())],
+            "correct": int(p.argmax()) == int(labelled.labels[i]),
+            "probabilities": [{"name": c, "p": float(q)} for c, q in zip(adapter.class_names, p)],
+            "rows": _example_rows({name: res[i] for name, res in results.items()}),
+        })
+    report = ReportData(
+        title=f"lumos report: {card.get('name', adapter.name)}",
+        generated=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        version=__version__, card=_card_rows(card), evaluation=evaluation, methods=summaries, examples=examples, notes=notes,
+    )
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "index.html"
+    path.write_text(render_report(report), encoding="utf-8")
+    return path

@@ -1,0 +1,35 @@
+"""Render report data to one self-contained HTML page with the package's jinja2 templates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jinja2
+
+__all__ = ["render_report"]
+
+_env = jinja2.Environment(
+    loader=jinja2.PackageLoader("lumos.report", "templates"),
+    autoescape=True,  # every value that reaches the page is escaped
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        if value != value:
+            return "–"
+        return f"{value:.{digits}g}" if abs(value) < 1e-3 or abs(value) >= 1e4 else f"{value:.{digits}f}"
+    return str(value)
+
+
+_env.filters["fmt"] = _fmt
+
+
+def render_report(report: Any) -> str:
+    css = _env.loader.get_source(_env, "report.css")[0]
+    return _env.get_template("report.html").render(r=report, css=css)
