@@ -7,6 +7,8 @@ keep their embeddings in every baseline.
 
 from __future__ import annotations
 
+import bisect
+import re
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
@@ -18,6 +20,8 @@ from ..errors import InvalidArgumentError, InvalidTypeError, ModelLoadError, che
 from .base import Encoded, FeatureInfo, GradientAdapter, register_adapter
 
 __all__ = ["TransformersAdapter", "load_pretrained"]
+
+_WORD = re.compile(r"\S+")
 
 
 class TransformersAdapter(GradientAdapter):
@@ -127,27 +131,26 @@ class TransformersAdapter(GradientAdapter):
                        feature_mask=feature_mask, features=features)
 
     def _features(self, enc: Any, i: int, text: str) -> FeatureInfo:
+        """Feature labels (word pieces) and, for display, the whitespace-delimited words they belong to.
+
+        The tokenizer's own words split punctuation ("can ' t"); a reader sees "can't", so pieces are
+        grouped by the whitespace word their first character falls in.
+        """
         ids = enc["input_ids"][i].tolist()
         offsets = enc["offset_mapping"][i].tolist()
         special = enc["special_tokens_mask"][i].tolist()
         mask = enc["attention_mask"][i].tolist()
-        word_ids = enc.word_ids(i)
-        positions, labels, words, word_index = [], [], [], []
-        word_of: dict[int, int] = {}
-        word_span: list[list[int]] = []
-        for pos, (tid, (start, end), sp, m, wid) in enumerate(zip(ids, offsets, special, mask, word_ids)):
+        spans = [m.span() for m in _WORD.finditer(text)]
+        positions, labels, word_index = [], [], []
+        used: dict[int, int] = {}  # index in spans -> index among the words shown
+        for pos, (tid, (start, _end), sp, m) in enumerate(zip(ids, offsets, special, mask)):
             if sp or not m:
                 continue
             positions.append(pos)
             labels.append(self.tokenizer.convert_ids_to_tokens(tid))
-            key = wid if wid is not None else -1 - pos
-            if key not in word_of:
-                word_of[key] = len(word_span)
-                word_span.append([start, end])
-            span = word_span[word_of[key]]
-            span[1] = max(span[1], end)
-            word_index.append(word_of[key])
-        words = [text[s:e] for s, e in word_span]
+            w = bisect.bisect_right(spans, (start, float("inf"))) - 1
+            word_index.append(used.setdefault(max(w, 0), len(used)))
+        words = [text[slice(*spans[w])] for w in used]
         return FeatureInfo(labels=tuple(labels), positions=tuple(positions), text=text,
                            words=tuple(words), word_index=tuple(word_index))
 
