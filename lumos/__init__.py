@@ -2,10 +2,16 @@
 
 from . import zoo
 from .attribution import GradientXInput, IntegratedGradients, Saliency, SmoothGrad, get_method, method_names
-from .errors import (InvalidArgumentError, InvalidTypeError, LumosError, ModelLoadError, UnknownNameError,
-                     UnsupportedModelError)
+from .errors import (
+                     InvalidArgumentError,
+                     InvalidTypeError,
+                     LumosError,
+                     ModelLoadError,
+                     UnknownNameError,
+                     UnsupportedModelError,
+)
 from .explanation import Cost, Explanation, ExplanationSet
-from .models import (CallableAdapter, ModelAdapter, TorchAdapter, TransformersAdapter, as_adapter, load_model)
+from .models import CallableAdapter, ModelAdapter, TorchAdapter, TransformersAdapter, as_adapter, load_model
 
 __version__ = "0.1.0"
 

@@ -7,7 +7,6 @@ through JSON without loss (floats are written with full precision).
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
@@ -30,7 +29,7 @@ class Cost:
     seconds: float = 0.0
 
 
-def _frozen_array(value: Any, name: str) -> np.ndarray | None:
+def _frozen_array(value: Any) -> np.ndarray | None:
     if value is None:
         return None
     array = np.array(value, dtype=np.float64)  # always a private copy
@@ -97,9 +96,9 @@ class Explanation:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
-        set_(self, "values", _frozen_array(self.values, "values"))
-        set_(self, "prediction", _frozen_array(self.prediction, "prediction"))
-        set_(self, "stderr", _frozen_array(self.stderr, "stderr"))
+        set_(self, "values", _frozen_array(self.values))
+        set_(self, "prediction", _frozen_array(self.prediction))
+        set_(self, "stderr", _frozen_array(self.stderr))
         set_(self, "features", tuple(str(f) for f in self.features))
         set_(self, "class_names", tuple(str(c) for c in self.class_names))
         set_(self, "words", _tuple_or_none(self.words))

@@ -45,8 +45,12 @@ class Score:
     Calling it runs the adapter's forward on ``x`` (rows, T, ...) and returns shape (rows,).
     """
 
-    def __init__(self, adapter: GradientAdapter, encoded: Encoded, output: str) -> None:
+    def __init__(self, adapter: GradientAdapter, encoded: Encoded, output: str,
+                 example_ids: Sequence[int] = ()) -> None:
         self.adapter, self.encoded, self.output = adapter, encoded, output
+        #: Position of each of the batch's examples in the ``attribute`` call; per-example randomness is
+        #: seeded by it, so results do not depend on how examples were batched.
+        self.example_ids = tuple(example_ids)
         self.n_evals = 0
 
     def __call__(self, x: torch.Tensor, rows: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -119,20 +123,25 @@ class GradientMethod(Method):
         None for the predicted class)."""
         examples, single = self.adapter.split_inputs(inputs)
         targets = self._targets(target, len(examples))
+        # Batch examples of similar size together (less padding), then restore the caller's order.
+        order = sorted(range(len(examples)), key=lambda i: self.adapter.size(examples[i]))
         starts = range(0, len(examples), self.batch_size)
-        explanations: list[Explanation] = []
+        explanations: list[Explanation | None] = [None] * len(examples)
         for start in track(starts, description=f"{type(self).__name__}", enabled=self.progress):
-            chunk = slice(start, start + self.batch_size)
-            explanations.extend(self._attribute_batch(examples[chunk], targets[chunk]))
+            ids = order[start:start + self.batch_size]
+            batch = self._attribute_batch([examples[i] for i in ids], [targets[i] for i in ids], ids)
+            for i, explanation in zip(ids, batch):
+                explanations[i] = explanation
         return explanations[0] if single else ExplanationSet(explanations)
 
-    def _attribute_batch(self, examples: list[Any], targets: list[int | None]) -> list[Explanation]:
+    def _attribute_batch(self, examples: list[Any], targets: list[int | None], example_ids: Sequence[int]
+                         ) -> list[Explanation]:
         t0 = time.perf_counter()
         adapter = self.adapter
         encoded = adapter.encode(examples)
         x = encoded.x
         x0 = adapter.baseline(encoded, self.baseline) if self.uses_baseline else torch.zeros_like(x)
-        score = Score(adapter, encoded, self.output)
+        score = Score(adapter, encoded, self.output, example_ids)
         rows = torch.arange(len(examples), device=x.device)
         # One pass gives the predictions, the default targets and, with a baseline, both ends of the path.
         ends, end_rows = (torch.cat([x, x0]), torch.cat([rows, rows])) if self.uses_baseline else (x, rows)

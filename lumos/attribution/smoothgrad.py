@@ -69,25 +69,15 @@ class SmoothGrad(GradientMethod):
         self.noise_level = check_float(noise_level, "noise_level", owner="SmoothGrad", minimum=0.0)
         self.kind = check_choice(kind, "kind", ("smoothgrad", "smoothgrad_sq", "vargrad"), owner="SmoothGrad")
         self.seed = check_int(seed, "seed", owner="SmoothGrad", minimum=0)
-        self._offset = 0  # index of the current batch's first example within the call
 
     def params(self) -> dict[str, Any]:
         return {**self.inner.params(), "inner": self.inner.name, "n_samples": self.n_samples,
                 "noise_level": self.noise_level, "kind": self.kind, "seed": self.seed}
 
-    def attribute(self, inputs: Any, target: Any = None):
-        self._offset = 0
-        return super().attribute(inputs, target)
-
-    def _attribute_batch(self, examples, targets):
-        out = super()._attribute_batch(examples, targets)
-        self._offset += len(examples)
-        return out
-
     def attribute_tensor(self, score: Score, x: torch.Tensor, x0: torch.Tensor, targets: torch.Tensor
                          ) -> torch.Tensor:
         mask = score.encoded.feature_mask  # (B, T)
-        noise = self._noise(x, mask)  # (S, B, T, ...)
+        noise = self._noise(x, mask, score.example_ids)  # (S, B, T, ...)
         total = torch.zeros(x.shape, dtype=torch.float64, device=x.device)
         total_sq = torch.zeros_like(total)
         for s in range(self.n_samples):
@@ -101,13 +91,13 @@ class SmoothGrad(GradientMethod):
             return mean_sq
         return mean_sq - mean * mean
 
-    def _noise(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def _noise(self, x: torch.Tensor, mask: torch.Tensor, example_ids: tuple[int, ...]) -> torch.Tensor:
         noise = torch.zeros((self.n_samples,) + tuple(x.shape), dtype=x.dtype)
         for i in range(x.shape[0]):
             positions = mask[i].nonzero().squeeze(1).cpu()
             values = x[i, positions.to(x.device)]
             sigma = self.noise_level * float(values.max() - values.min()) if values.numel() else 0.0
-            rng = np.random.default_rng([self.seed, self._offset + i])
+            rng = np.random.default_rng([self.seed, example_ids[i]])
             draw = rng.standard_normal((self.n_samples, len(positions)) + tuple(x.shape[2:]))
             noise[:, i, positions] = torch.as_tensor(draw * sigma, dtype=x.dtype)
         return noise.to(x.device)

@@ -84,6 +84,10 @@ class ModelAdapter(abc.ABC):
     def predict(self, examples: Sequence[Any], *, batch_size: int | None = None) -> np.ndarray:
         """Raw model outputs of shape (n, n_classes), of the kind named by ``output_kind``."""
 
+    def size(self, example: Any) -> int:
+        """A cheap size of one example, used to batch examples of similar size together."""
+        return 0
+
     def predict_proba(self, examples: Sequence[Any], *, batch_size: int | None = None) -> np.ndarray:
         """Class probabilities of shape (n, n_classes)."""
         out = self.predict(examples, batch_size=batch_size)

@@ -93,6 +93,9 @@ class TransformersAdapter(GradientAdapter):
                                            f"Got {text!r}.")
         return list(examples), single
 
+    def size(self, example: str) -> int:
+        return len(example)
+
     def _tokenize(self, texts: Sequence[str]):
         return self.tokenizer(list(texts), padding=True, truncation=True, max_length=self.max_length,
                               return_tensors="pt", return_offsets_mapping=True,
@@ -102,7 +105,7 @@ class TransformersAdapter(GradientAdapter):
     def predict(self, examples: Sequence[str], *, batch_size: int | None = None) -> np.ndarray:
         batch_size = batch_size or self.batch_size
         # Sort by length so that each batch pads little; restore the order at the end.
-        order = sorted(range(len(examples)), key=lambda i: len(examples[i]))
+        order = sorted(range(len(examples)), key=lambda i: self.size(examples[i]))
         out = np.empty((len(examples), self.n_classes), dtype=np.float32)
         with torch.inference_mode():
             for start in range(0, len(order), batch_size):

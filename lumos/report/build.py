@@ -15,7 +15,6 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..attribution import get_method
-from ..attribution.base import GradientMethod
 from ..engine.progress import track
 from ..errors import InvalidArgumentError, UnsupportedModelError, check_int
 from ..explanation import Explanation, ExplanationSet
