@@ -1,0 +1,74 @@
+"""The `lumos` command: explain, report, zoo, methods; errors as one clear line with exit status 2."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+import lumos
+from lumos.cli import main
+
+
+@pytest.fixture(scope="module")
+def runner():
+    lumos.zoo.load("tweets-sentiment")  # build the head once, outside the timed commands
+    return CliRunner()
+
+
+def test_explain_json_is_an_explanation(runner):
+    """`lumos explain --json` prints an Explanation that round-trips and names the requested target."""
+    result = runner.invoke(main, ["explain", "the flight was late again", "--method", "ig", "--steps", "16",
+                                  "--target", "positive", "--json"])
+    assert result.exit_code == 0, result.output
+    e = lumos.Explanation.from_json(result.output)
+    assert e.method == "integrated_gradients" and e.target_label == "positive"
+    assert e.params["n_steps"] == 16
+    assert e.words == ("the", "flight", "was", "late", "again")
+
+
+def test_explain_prints_prediction_and_words(runner):
+    """The terminal view shows the predicted class, every word and the completeness check."""
+    result = runner.invoke(main, ["explain", "@united thanks for the great flight"])
+    assert result.exit_code == 0, result.output
+    assert "prediction:" in result.output
+    for word in ("@united", "thanks", "great", "flight"):
+        assert word in result.output
+    assert "completeness" in result.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["explain", ""], "empty"),
+    (["explain", "hello", "--method", "nope"], "'method' parameter must be one of"),
+    (["explain", "hello", "--target", "angry"], "'target' parameter"),
+    (["explain", "hello", "--target", "9"], "class index in [0, 2]"),
+    (["explain", "hello", "--model", "/no/such/model"], "neither a zoo model"),
+    (["report", "--n", "0"], "'n' parameter"),
+    (["zoo", "build", "nope"], "zoo model must be one of"),
+])
+def test_bad_input_is_one_clear_line(runner, args, message):
+    """Bad input exits with status 2 and one 'error:' line naming the problem, no traceback."""
+    result = runner.invoke(main, args)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_report_command_writes_page(runner, tmp_path):
+    """`lumos report` writes index.html with the requested number of examples."""
+    out = tmp_path / "rep"
+    result = runner.invoke(main, ["report", "--n", "2", "--out", str(out), "--methods", "saliency,gxi"])
+    assert result.exit_code == 0, result.output
+    html = (out / "index.html").read_text()
+    assert html.count('class="example"') == 2
+    assert "Held-out accuracy" in html
+
+
+def test_zoo_list_and_methods(runner):
+    """`lumos zoo list` shows the built model's accuracy; `lumos methods` lists every registered method."""
+    listed = runner.invoke(main, ["zoo", "list"])
+    assert "tweets-sentiment" in listed.output and "test accuracy" in listed.output
+    methods = runner.invoke(main, ["methods"]).output
+    for name in lumos.method_names():
+        assert name in methods
