@@ -54,7 +54,7 @@ class Score:
         self.n_evals = 0
 
     def __call__(self, x: torch.Tensor, rows: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        logits = self.adapter.forward(x, self.encoded.take_extras(rows))  # (rows, C)
+        logits = self.adapter.forward(*self.encoded.take(x, rows))  # (rows, C)
         self.n_evals += x.shape[0]
         if self.output == "probability":
             logits = torch.softmax(logits, dim=-1)
@@ -146,7 +146,7 @@ class GradientMethod(Method):
         # One pass gives the predictions, the default targets and, with a baseline, both ends of the path.
         ends, end_rows = (torch.cat([x, x0]), torch.cat([rows, rows])) if self.uses_baseline else (x, rows)
         with torch.no_grad():
-            logits = adapter.forward(ends, encoded.take_extras(end_rows)).float()
+            logits = adapter.forward(*encoded.take(ends, end_rows)).float()
         score.n_evals += ends.shape[0]
         if not self.uses_baseline:
             logits = torch.cat([logits, logits])  # no baseline: its half is never read

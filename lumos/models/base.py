@@ -44,20 +44,32 @@ class Encoded:
     x : Tensor of shape (B, T, ...)
         The point where gradients are taken: word embeddings (B, T, D) for text, the input for tensors.
     extras : dict of str to Tensor
-        Everything else the forward pass needs, each with batch axis first (e.g. ``attention_mask``).
+        Everything else the forward pass needs, each with the batch axis first and, where it has a second
+        axis, that axis aligned with ``x``'s axis 1 (e.g. ``attention_mask`` of shape (B, T)).
     feature_mask : bool Tensor of shape (B, T)
         True at feature positions (real tokens, not padding or special tokens).
     features : list of FeatureInfo, length B
+    lengths : Tensor of shape (B,) or None
+        For padded sequences, the positions of axis 1 that matter (padding only follows them); rows of
+        short examples are run with the padding cut off. None: every position matters.
     """
 
     x: torch.Tensor
     extras: dict[str, torch.Tensor]
     feature_mask: torch.Tensor
     features: list[FeatureInfo] = field(default_factory=list)
+    lengths: torch.Tensor | None = None
 
-    def take_extras(self, rows: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The extras for a batch of rows that repeat examples (``rows`` are example indices)."""
-        return {k: v[rows] for k, v in self.extras.items()}
+    def take(self, x: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """``x`` (rows, T, ...) and the extras for rows that repeat examples (``rows`` are example indices),
+        with padding beyond the longest of those examples cut off."""
+        extras = {k: v[rows] for k, v in self.extras.items()}
+        if self.lengths is not None:
+            keep = int(self.lengths[rows].max())
+            if keep < x.shape[1]:
+                x = x[:, :keep]
+                extras = {k: v[:, :keep] if v.dim() > 1 else v for k, v in extras.items()}
+        return x, extras
 
 
 class ModelAdapter(abc.ABC):

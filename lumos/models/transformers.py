@@ -130,8 +130,9 @@ class TransformersAdapter(GradientAdapter):
         with torch.no_grad():
             x = self.embeddings(input_ids).detach()  # (B, T, D)
         features = [self._features(enc, i, text) for i, text in enumerate(examples)]
-        return Encoded(x=x, extras={"attention_mask": attention_mask, "input_ids": input_ids},
-                       feature_mask=feature_mask, features=features)
+        return Encoded(x=x, extras={"attention_mask": attention_mask}, feature_mask=feature_mask,
+                       features=features,
+                       lengths=attention_mask.sum(1) if self.tokenizer.padding_side == "right" else None)
 
     def _features(self, enc: Any, i: int, text: str) -> FeatureInfo:
         """Feature labels (word pieces) and, for display, the whitespace-delimited words they belong to.
