@@ -1,0 +1,22 @@
+"""Fixtures shared by the whole suite: the zoo text classifier and a few held-out tweets, loaded once."""
+
+from __future__ import annotations
+
+import pytest
+
+import lumos
+
+
+@pytest.fixture(scope="session")
+def tweets_model():
+    """The zoo's tweets-sentiment classifier (MiniLM + mean pooling + linear head) as an adapter."""
+    return lumos.zoo.load("tweets-sentiment")
+
+
+@pytest.fixture(scope="session")
+def held_out_tweets() -> list[str]:
+    """Five test-split tweets (never seen by the head in training) spread from short to long."""
+    texts = sorted(lumos.zoo.dataset("airline-tweets").test.texts[:50], key=len)
+    picks = [texts[i] for i in (0, 12, 25, 37, 49)]
+    assert len({len(t) for t in picks}) == len(picks)  # different lengths, so batches need padding
+    return picks
