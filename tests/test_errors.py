@@ -26,15 +26,6 @@ from lumos.errors import check_choice, check_float, check_int
 
 LUMOS_DIR = Path(lumos.__file__).resolve().parent
 
-#: lumos/models/__init__.py binds the name ``callable`` to its submodule lumos.models.callable (by
-#: ``from .callable import CallableAdapter``), so ``callable(model)`` in as_adapter raises
-#: "TypeError: 'module' object is not callable" for every plain function.
-AS_ADAPTER_CALLABLE_BUG = pytest.mark.xfail(
-    strict=True, raises=TypeError,
-    reason="BUG: 'callable' in lumos/models/__init__.py is the submodule lumos.models.callable, not the builtin",
-)
-
-
 def raised_in_lumos(excinfo: pytest.ExceptionInfo) -> bool:
     """Whether the exception was raised by lumos's own code (not from deep inside torch or transformers)."""
     return LUMOS_DIR in Path(str(excinfo.traceback[-1].path)).resolve().parents
@@ -164,7 +155,7 @@ API_ERRORS = [
     (lambda m: IntegratedGradients(CallableAdapter(_black_box, class_names=["no", "yes"])), UnsupportedModelError,
      r"IntegratedGradients needs gradients, but the CallableAdapter for '_black_box' is not differentiable\."),
     pytest.param(lambda m: Saliency(lumos.as_adapter(_black_box, class_names=["no", "yes"])),
-                 UnsupportedModelError, r"Saliency needs gradients", marks=AS_ADAPTER_CALLABLE_BUG),
+                 UnsupportedModelError, r"Saliency needs gradients"),
     (lambda m: lumos.zoo.load("nope"), UnknownNameError,
      r"The 'name' of a zoo model must be one of 'tweets-sentiment'\. Got 'nope'\."),
 ]

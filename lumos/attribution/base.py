@@ -46,11 +46,11 @@ class Score:
     """
 
     def __init__(self, adapter: GradientAdapter, encoded: Encoded, output: str,
-                 example_ids: Sequence[int] = ()) -> None:
+                 fingerprints: Sequence[bytes] = ()) -> None:
         self.adapter, self.encoded, self.output = adapter, encoded, output
-        #: Position of each of the batch's examples in the ``attribute`` call; per-example randomness is
-        #: seeded by it, so results do not depend on how examples were batched.
-        self.example_ids = tuple(example_ids)
+        #: The content of each of the batch's examples (``adapter.fingerprint``); per-example randomness is
+        #: seeded by it, so an example's values do not depend on what it is batched with.
+        self.fingerprints = tuple(fingerprints)
         self.n_evals = 0
 
     def __call__(self, x: torch.Tensor, rows: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -129,19 +129,18 @@ class GradientMethod(Method):
         explanations: list[Explanation | None] = [None] * len(examples)
         for start in track(starts, description=f"{type(self).__name__}", enabled=self.progress):
             ids = order[start:start + self.batch_size]
-            batch = self._attribute_batch([examples[i] for i in ids], [targets[i] for i in ids], ids)
+            batch = self._attribute_batch([examples[i] for i in ids], [targets[i] for i in ids])
             for i, explanation in zip(ids, batch):
                 explanations[i] = explanation
         return explanations[0] if single else ExplanationSet(explanations)
 
-    def _attribute_batch(self, examples: list[Any], targets: list[int | None], example_ids: Sequence[int]
-                         ) -> list[Explanation]:
+    def _attribute_batch(self, examples: list[Any], targets: list[int | None]) -> list[Explanation]:
         t0 = time.perf_counter()
         adapter = self.adapter
         encoded = adapter.encode(examples)
         x = encoded.x
         x0 = adapter.baseline(encoded, self.baseline) if self.uses_baseline else torch.zeros_like(x)
-        score = Score(adapter, encoded, self.output, example_ids)
+        score = Score(adapter, encoded, self.output, [adapter.fingerprint(e) for e in examples])
         rows = torch.arange(len(examples), device=x.device)
         # One pass gives the predictions, the default targets and, with a baseline, both ends of the path.
         ends, end_rows = (torch.cat([x, x0]), torch.cat([rows, rows])) if self.uses_baseline else (x, rows)

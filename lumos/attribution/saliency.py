@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 
+from ..errors import InvalidArgumentError
 from .base import GradientMethod, Score, gradient
 from .registry import register_method
 
@@ -17,7 +18,8 @@ class Saliency(GradientMethod):
     """Gradient of the target's output at the input (Simonyan et al., 2014).
 
     With ``abs=True`` (default) the value of a feature is ``sum |d f / d x_j|`` over its dimensions (the
-    embedding dimensions of a token); with ``abs=False`` the signed sum.
+    embedding dimensions of a token). ``abs=False`` gives the signed gradient, for scalar features only
+    (columns of a table): summed over a token's embedding it would be meaningless.
 
     Parameters
     ----------
@@ -45,5 +47,13 @@ class Saliency(GradientMethod):
 
     def attribute_tensor(self, score: Score, x: torch.Tensor, x0: torch.Tensor, targets: torch.Tensor
                          ) -> torch.Tensor:
+        if not self.abs and x.dim() > 2:
+            # Summing a signed gradient over a feature's dimensions measures nothing (after an embedding
+            # LayerNorm it is zero by construction); the signed first-order attribution is x * grad.
+            raise InvalidArgumentError(
+                "The 'abs' parameter of Saliency must be True for features with several dimensions (such as "
+                "token embeddings), where a signed gradient sum is meaningless. Use GradientXInput for signed "
+                "attributions."
+            )
         grad = gradient(score, x, torch.arange(x.shape[0], device=x.device), targets)
         return grad.abs() if self.abs else grad

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import numpy as np
@@ -21,8 +22,8 @@ class SmoothGrad(GradientMethod):
 
     The noise's standard deviation is ``noise_level * (max(x) - min(x))`` over the example's feature
     values (for text, its tokens' embeddings); special tokens and padding are never perturbed. Noise for
-    each example is drawn from a generator seeded by ``(seed, index of the example in the call)``, so a
-    call gives the same values whatever the batch size.
+    each example is drawn from a generator seeded by ``seed`` and the example's content, so an example gets
+    the same values alone, in any batch and at any position.
 
     Parameters
     ----------
@@ -77,7 +78,7 @@ class SmoothGrad(GradientMethod):
     def attribute_tensor(self, score: Score, x: torch.Tensor, x0: torch.Tensor, targets: torch.Tensor
                          ) -> torch.Tensor:
         mask = score.encoded.feature_mask  # (B, T)
-        noise = self._noise(x, mask, score.example_ids)  # (S, B, T, ...)
+        noise = self._noise(x, mask, score.fingerprints)  # (S, B, T, ...)
         total = torch.zeros(x.shape, dtype=torch.float64, device=x.device)
         total_sq = torch.zeros_like(total)
         for s in range(self.n_samples):
@@ -91,13 +92,14 @@ class SmoothGrad(GradientMethod):
             return mean_sq
         return mean_sq - mean * mean
 
-    def _noise(self, x: torch.Tensor, mask: torch.Tensor, example_ids: tuple[int, ...]) -> torch.Tensor:
+    def _noise(self, x: torch.Tensor, mask: torch.Tensor, fingerprints: tuple[bytes, ...]) -> torch.Tensor:
         noise = torch.zeros((self.n_samples,) + tuple(x.shape), dtype=x.dtype)
         for i in range(x.shape[0]):
             positions = mask[i].nonzero().squeeze(1).cpu()
             values = x[i, positions.to(x.device)]
             sigma = self.noise_level * float(values.max() - values.min()) if values.numel() else 0.0
-            rng = np.random.default_rng([self.seed, example_ids[i]])
+            digest = hashlib.sha256(fingerprints[i]).digest()
+            rng = np.random.default_rng([self.seed, *np.frombuffer(digest, dtype=np.uint32).tolist()])
             draw = rng.standard_normal((self.n_samples, len(positions)) + tuple(x.shape[2:]))
             noise[:, i, positions] = torch.as_tensor(draw * sigma, dtype=x.dtype)
         return noise.to(x.device)

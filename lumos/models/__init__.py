@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import InvalidTypeError, ModelLoadError
 from .base import Encoded, FeatureInfo, GradientAdapter, ModelAdapter, find_factory, register_adapter
-from .callable import CallableAdapter
+from .function import CallableAdapter
 from .torch import TorchAdapter
 from .transformers import TransformersAdapter, load_pretrained
 

@@ -96,6 +96,11 @@ class ModelAdapter(abc.ABC):
     def predict(self, examples: Sequence[Any], *, batch_size: int | None = None) -> np.ndarray:
         """Raw model outputs of shape (n, n_classes), of the kind named by ``output_kind``."""
 
+    def fingerprint(self, example: Any) -> bytes:
+        """Bytes that identify one example's content; seeds per-example randomness, so that an example
+        gets the same random draws wherever it stands in a batch."""
+        return repr(example).encode()
+
     def size(self, example: Any) -> int:
         """A cheap size of one example, used to batch examples of similar size together."""
         return 0

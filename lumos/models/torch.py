@@ -92,7 +92,13 @@ class TorchAdapter(GradientAdapter):
         if self.feature_names is not None and array.shape[1] != len(self.feature_names):
             raise InvalidArgumentError(f"Each input must have {len(self.feature_names)} features along axis 1 "
                                        f"(feature_names). Got {array.shape[1]}.")
-        return [np.asarray(a, dtype=np.float32) for a in array], single
+        examples = [np.asarray(a, dtype=np.float32) for a in array]
+        if self._class_names is None:
+            self.predict(examples[:1])  # one forward pass tells the number of classes
+        return examples, single
+
+    def fingerprint(self, example: np.ndarray) -> bytes:
+        return str(example.shape).encode() + np.ascontiguousarray(example).tobytes()
 
     def _call(self, x: torch.Tensor) -> torch.Tensor:
         out = self.model(x)

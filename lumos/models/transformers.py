@@ -93,6 +93,9 @@ class TransformersAdapter(GradientAdapter):
                                            f"Got {text!r}.")
         return list(examples), single
 
+    def fingerprint(self, example: str) -> bytes:
+        return example.encode("utf-8")
+
     def size(self, example: str) -> int:
         return len(example)
 

@@ -88,9 +88,6 @@ def test_integrated_gradients_cost_counts_the_path(linear):
     assert e.params == {"output": "logit", "baseline": "zero", "n_steps": 5, "method": "gausslegendre"}
 
 
-@pytest.mark.xfail(strict=True, raises=lumos.InvalidArgumentError,
-                   reason="BUG: TorchAdapter.class_names is unknown until a forward pass, and GradientMethod "
-                          "resolves the target before running the model")
 def test_target_index_works_without_class_names():
     """A fresh as_adapter(module) without class_names accepts a target index on its first attribute call."""
     module = nn.Linear(4, 3)

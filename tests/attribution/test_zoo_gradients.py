@@ -7,15 +7,10 @@ import numpy as np
 import pytest
 import torch
 
+import lumos
 from lumos import Explanation, ExplanationSet, GradientXInput, IntegratedGradients, Saliency, SmoothGrad
 
 pytestmark = pytest.mark.slow
-
-SMOOTHGRAD_POSITION_BUG = pytest.mark.xfail(
-    strict=True, raises=AssertionError,
-    reason="BUG: SmoothGrad seeds each example's noise by its position in the call "
-           "(lumos/attribution/smoothgrad.py, _noise), so a text's values depend on what it is batched with",
-)
 
 METHODS = {  # cheap settings: these tests check batching and determinism, not accuracy
     "saliency": lambda m, **kw: Saliency(m, **kw),
@@ -27,7 +22,6 @@ METHODS = {  # cheap settings: these tests check batching and determinism, not a
     "smoothgrad_ig": lambda m, **kw: SmoothGrad(IntegratedGradients(m, n_steps=4), n_samples=2, kind="vargrad",
                                                 **kw),
 }
-SMOOTHGRADS = {"smoothgrad", "smoothgrad_ig"}
 
 
 def direct_logits(model, text: str, baseline: str = "pad") -> tuple[np.ndarray, np.ndarray]:
@@ -118,8 +112,7 @@ BATCH_TEXTS = ["ok", "@united lost my bag AGAIN!! unbelievably bad service",
                "@JetBlue thanks, the crew was lovely and the flight early"]
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=SMOOTHGRAD_POSITION_BUG) if n in SMOOTHGRADS else n
-                                  for n in METHODS])
+@pytest.mark.parametrize("name", list(METHODS))
 def test_batched_equals_one_at_a_time(tweets_model, name):
     """Explaining texts of different lengths in one call gives each the values it gets when explained alone."""
     method = METHODS[name](tweets_model)
@@ -174,15 +167,11 @@ def test_smoothgrad_does_not_touch_global_random_state(tweets_model):
     np.testing.assert_array_equal(np.random.get_state()[1], numpy_state)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="BUG: Saliency(abs=False) sums the gradient over embedding dimensions, and the LayerNorm "
-                          "after BERT's embeddings makes that sum zero, so only rounding noise is returned")
-def test_signed_saliency_is_not_rounding_noise(tweets_model):
-    """Signed saliency of a text has values of the same order as its absolute saliency, not float32 noise."""
-    text = BATCH_TEXTS[1]
-    signed = Saliency(tweets_model, abs=False).attribute(text, target="negative")
-    unsigned = Saliency(tweets_model).attribute(text, target="negative")
-    assert np.abs(signed.values).max() > 1e-3 * np.abs(unsigned.values).max()
+def test_signed_saliency_of_embeddings_is_refused(tweets_model):
+    """Signed saliency summed over a token's embedding is meaningless (BERT's embedding LayerNorm makes the
+    sum vanish), so it is refused with an error that points to GradientXInput."""
+    with pytest.raises(lumos.InvalidArgumentError, match="'abs' parameter of Saliency.*GradientXInput"):
+        Saliency(tweets_model, abs=False).attribute(BATCH_TEXTS[1], target="negative")
 
 
 # -- features and words ---------------------------------------------------------------------------------

@@ -21,12 +21,6 @@ from lumos import (
     TransformersAdapter,
 )
 
-AS_ADAPTER_CALLABLE_BUG = pytest.mark.xfail(
-    strict=True, raises=TypeError,
-    reason="BUG: 'callable' in lumos/models/__init__.py is the submodule lumos.models.callable, not the builtin",
-)
-
-
 def softmax(z: np.ndarray) -> np.ndarray:
     z = np.asarray(z, dtype=np.float64)
     e = np.exp(z - z.max(axis=1, keepdims=True))
@@ -60,14 +54,12 @@ def test_missing_directory_as_path_is_a_model_load_error():
         lumos.as_adapter(Path("/no/such/dir"))
 
 
-@AS_ADAPTER_CALLABLE_BUG
 def test_plain_function_becomes_callable_adapter():
     """as_adapter wraps a plain function in a CallableAdapter."""
     adapter = lumos.as_adapter(lambda xs: np.ones((len(xs), 2)), class_names=["no", "yes"])
     assert isinstance(adapter, CallableAdapter)
 
 
-@AS_ADAPTER_CALLABLE_BUG
 def test_unsupported_model_type_is_a_clear_type_error():
     """as_adapter of something that is not a model names what is accepted."""
     with pytest.raises(InvalidTypeError, match=r"The 'model' argument must be a zoo name, a model directory, a "
