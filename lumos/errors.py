@@ -52,6 +52,18 @@ def _owner(owner: str | None) -> str:
     return f" of {owner}" if owner else ""
 
 
+def _range_message(value: Any, name: str, owner: str | None, kind: str, minimum: Any, maximum: Any,
+                   exclusive_minimum: bool) -> str:
+    """The one error template for numbers: "The 'n' parameter of X must be an int >= 1. Got 0."."""
+    bounds = []
+    if minimum is not None:
+        bounds.append(f"{'>' if exclusive_minimum else '>='} {minimum}")
+    if maximum is not None:
+        bounds.append(f"<= {maximum}")
+    wanted = kind + (" " + " and ".join(bounds) if bounds else "")
+    return f"The {name!r} parameter{_owner(owner)} must be {wanted}. Got {value!r}."
+
+
 def check_int(value: Any, name: str, *, owner: str | None = None, minimum: int | None = None,
               maximum: int | None = None) -> int:
     """Return ``value`` if it is an int within bounds, else raise a message naming ``name``.
@@ -61,13 +73,7 @@ def check_int(value: Any, name: str, *, owner: str | None = None, minimum: int |
     ...
     lumos.errors.InvalidArgumentError: The 'n_steps' parameter of IntegratedGradients must be an int >= 1. Got 0.
     """
-    bounds = []
-    if minimum is not None:
-        bounds.append(f">= {minimum}")
-    if maximum is not None:
-        bounds.append(f"<= {maximum}")
-    wanted = "an int" + (" " + " and ".join(bounds) if bounds else "")
-    message = f"The {name!r} parameter{_owner(owner)} must be {wanted}. Got {value!r}."
+    message = _range_message(value, name, owner, "an int", minimum, maximum, exclusive_minimum=False)
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidTypeError(message)
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
@@ -78,13 +84,7 @@ def check_int(value: Any, name: str, *, owner: str | None = None, minimum: int |
 def check_float(value: Any, name: str, *, owner: str | None = None, minimum: float | None = None,
                 maximum: float | None = None, exclusive_minimum: bool = False) -> float:
     """Return ``value`` as a float if it is a real number within bounds, else raise."""
-    bounds = []
-    if minimum is not None:
-        bounds.append(f"{'>' if exclusive_minimum else '>='} {minimum}")
-    if maximum is not None:
-        bounds.append(f"<= {maximum}")
-    wanted = "a number" + (" " + " and ".join(bounds) if bounds else "")
-    message = f"The {name!r} parameter{_owner(owner)} must be {wanted}. Got {value!r}."
+    message = _range_message(value, name, owner, "a number", minimum, maximum, exclusive_minimum)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidTypeError(message)
     value = float(value)
