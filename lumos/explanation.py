@@ -68,6 +68,8 @@ class Explanation:
         (Integrated Gradients); ``None`` otherwise.
     stderr : ndarray of shape (n_features,) or None
         Standard error of each value, for stochastic methods.
+    diagnostics : dict of str to float
+        Method-specific measures of the estimate's quality (e.g. LIME's local fit R^2).
     cost : Cost
         Model evaluations and seconds spent on this explanation.
     text : str or None
@@ -89,6 +91,7 @@ class Explanation:
     base_value: float | None = None
     convergence_delta: float | None = None
     stderr: np.ndarray | None = None
+    diagnostics: Mapping[str, float] = field(default_factory=dict)
     cost: Cost = field(default_factory=Cost)
     text: str | None = None
     words: tuple[str, ...] | None = None
@@ -104,6 +107,7 @@ class Explanation:
         set_(self, "words", _tuple_or_none(self.words))
         set_(self, "word_index", _tuple_or_none(self.word_index))
         set_(self, "params", dict(self.params))
+        set_(self, "diagnostics", dict(self.diagnostics))
         set_(self, "target", int(self.target))
         if self.values.ndim != 1 or self.values.shape[0] != len(self.features):
             raise InvalidArgumentError(

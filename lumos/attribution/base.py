@@ -4,19 +4,21 @@ cost accounting, building Explanations) lives here; a subclass writes only its m
 from __future__ import annotations
 
 import abc
+import hashlib
 import time
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Sequence
 
 import numpy as np
 import torch
 
-from ..engine.progress import track
+from ..engine import Batcher, track
 from ..errors import InvalidArgumentError, check_choice, check_int
 from ..explanation import Cost, Explanation, ExplanationSet
 from ..models import GradientAdapter, as_adapter
 from ..models.base import Encoded
 
-__all__ = ["Method", "GradientMethod", "Score"]
+__all__ = ["Method", "GradientMethod", "PerturbationMethod", "Estimate", "Score"]
 
 
 class Method(abc.ABC):
@@ -107,22 +109,11 @@ class GradientMethod(Method):
     complete: ClassVar[bool] = False
 
     # -- shared work ----------------------------------------------------------------------------------
-    def _targets(self, target: Any, n: int) -> list[int | None]:
-        owner = type(self).__name__
-        if target is None:
-            return [None] * n
-        if isinstance(target, (list, tuple, np.ndarray)):
-            if len(target) != n:
-                raise InvalidArgumentError(f"The 'target' parameter of {owner} must be one target or one per "
-                                           f"input ({n}). Got {len(target)}.")
-            return [None if t is None else self.adapter.resolve_target(t, owner=owner) for t in target]
-        return [self.adapter.resolve_target(target, owner=owner)] * n
-
     def attribute(self, inputs: Any, target: Any = None) -> Explanation | ExplanationSet:
         """Explain ``inputs`` (one input, or a list) for ``target`` (class index or name, one per input, or
         None for the predicted class)."""
         examples, single = self.adapter.split_inputs(inputs)
-        targets = self._targets(target, len(examples))
+        targets = _resolve_targets(self.adapter, target, len(examples), type(self).__name__)
         # Batch examples of similar size together (less padding), then restore the caller's order.
         order = sorted(range(len(examples)), key=lambda i: self.adapter.size(examples[i]))
         starts = range(0, len(examples), self.batch_size)
@@ -185,3 +176,142 @@ def gradient(score: Score, x: torch.Tensor, rows: torch.Tensor, targets: torch.T
         out = score(x, rows, targets)
         (grad,) = torch.autograd.grad(out.sum(), x)
     return grad
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What a perturbation method computes from its masks and the game's values."""
+
+    values: np.ndarray  # (n_features,)
+    stderr: np.ndarray | None = None
+    diagnostics: dict[str, float] = field(default_factory=dict)
+
+
+class PerturbationMethod(Method):
+    """Base of methods that only see masks and model outputs (no gradients; any model).
+
+    The game explained is ``v(S)`` = the target's output when only the features in ``S`` are shown (the
+    masker hides the rest). For each example a subclass plans masks (:meth:`plan`) and turns the values of
+    the game on them into attributions (:meth:`estimate`); this class runs the masks of every example of
+    the call through one :class:`~lumos.engine.Batcher`, so batches are full across examples. Every plan
+    starts with the full and the empty coalition, which give ``output_value`` and ``base_value``.
+
+    Parameters
+    ----------
+    model : model, adapter or zoo name
+    masker : Masker, optional
+        Default: the adapter's (text: hide words with the mask token).
+    output : {"logit", "probability"}, optional
+        The explained quantity for the target class; default "logit" for models returning logits,
+        "probability" for models returning probabilities.
+    batch_size : int, default 64
+        Rows per forward pass.
+    seed : int, default 0
+        Randomness comes only from here: each example's generator is seeded by ``seed`` and the example's
+        content, so results do not depend on batching.
+    progress : bool or None, default None
+    """
+
+    #: Whether the values sum to v(all) - v(none) by construction (efficiency / completeness).
+    complete: ClassVar[bool] = False
+
+    def __init__(self, model: Any, *, masker: Any = None, output: str | None = None, batch_size: int = 64,
+                 seed: int = 0, progress: bool | None = None) -> None:
+        owner = type(self).__name__
+        self.adapter = as_adapter(model)
+        self.masker = masker if masker is not None else self.adapter.default_masker()
+        default_output = "logit" if self.adapter.output_kind == "logits" else "probability"
+        self.output = check_choice(output if output is not None else default_output, "output",
+                                   ("logit", "probability"), owner=owner)
+        self.batch_size = check_int(batch_size, "batch_size", owner=owner, minimum=1)
+        self.seed = check_int(seed, "seed", owner=owner, minimum=0)
+        self.progress = progress
+
+    def params(self) -> dict[str, Any]:
+        return {"output": self.output, "seed": self.seed}
+
+    # -- the mathematics, per subclass ----------------------------------------------------------------
+    def check_budget(self, n_features: int) -> None:
+        """Raise a clear error when the method cannot run on ``n_features`` features with its settings."""
+
+    @abc.abstractmethod
+    def plan(self, n_features: int, rng: np.random.Generator) -> np.ndarray:
+        """Boolean masks (m, n_features) to evaluate, True = feature shown (full and empty are added)."""
+
+    @abc.abstractmethod
+    def estimate(self, masks: np.ndarray, values: np.ndarray, full: float, empty: float) -> Estimate:
+        """Attributions from the game's ``values`` (m,) on ``masks`` (m, n), with v(all) and v(none)."""
+
+    # -- shared work ----------------------------------------------------------------------------------
+    def _explained(self, raw: np.ndarray, target: int) -> np.ndarray:
+        """The explained quantity for ``target`` from raw outputs (rows, C)."""
+        if self.output == "probability":
+            probs = _softmax(raw) if self.adapter.output_kind == "logits" else raw
+            return probs[:, target]
+        if self.adapter.output_kind == "logits":
+            return raw[:, target]
+        return np.log(np.clip(raw[:, target], 1e-12, None))  # log-probability: a logit up to a constant
+
+    def attribute(self, inputs: Any, target: Any = None) -> Explanation | ExplanationSet:
+        """Explain ``inputs`` (one input, or a list) for ``target`` (class index or name, one per input, or
+        None for the predicted class)."""
+        owner = type(self).__name__
+        examples, single = self.adapter.split_inputs(inputs)
+        targets = _resolve_targets(self.adapter, target, len(examples), owner)
+        prepared = [self.masker.prepare(e) for e in examples]
+        plans = []
+        for i, p in enumerate(prepared):
+            if p.n_features == 0:
+                raise InvalidArgumentError(f"Input {i} has no features to explain.")
+            self.check_budget(p.n_features)
+            digest = hashlib.sha256(self.adapter.fingerprint(p.example)).digest()
+            rng = np.random.default_rng([self.seed, *np.frombuffer(digest, dtype=np.uint32).tolist()])
+            ends = np.array([[True] * p.n_features, [False] * p.n_features])
+            plans.append(np.concatenate([ends, self.plan(p.n_features, rng)]))
+        rows, bounds = [], [0]
+        for p, masks in zip(prepared, plans):
+            rows.extend(self.masker.apply(p, masks))
+            bounds.append(len(rows))
+        batcher = Batcher(self.adapter, batch_size=self.batch_size, progress=self.progress)
+        raw = batcher.run(rows, description=owner)
+        seconds_per_row = batcher.seconds / max(len(rows), 1)
+        k = self.masker.rows_per_mask
+        explanations = []
+        for i, (p, masks) in enumerate(zip(prepared, plans)):
+            t0 = time.perf_counter()
+            out = raw[bounds[i]:bounds[i + 1]]  # (m * k, C)
+            # The full coalition's rows are the example itself (with a background, k copies of it).
+            probs = _softmax(out[:1]) if self.adapter.output_kind == "logits" else out[:1]
+            chosen = targets[i] if targets[i] is not None else int(probs[0].argmax())
+            values = self._explained(out, chosen).reshape(len(masks), k).mean(1)  # v(S) per mask
+            est = self.estimate(masks[2:], values[2:], values[0], values[1])
+            full, empty = float(values[0]), float(values[1])
+            explanations.append(Explanation(
+                values=est.values, features=p.labels, target=chosen, prediction=probs[0],
+                class_names=self.adapter.class_names, method=self.name, params=self.params(), output=self.output,
+                output_value=full, base_value=empty,
+                convergence_delta=float(est.values.sum() - (full - empty)) if self.complete else None,
+                stderr=est.stderr, diagnostics=est.diagnostics,
+                cost=Cost(n_evals=len(masks) * k,
+                          seconds=len(masks) * k * seconds_per_row + time.perf_counter() - t0),
+                text=p.text, words=p.words, word_index=p.word_index,
+            ))
+        return explanations[0] if single else ExplanationSet(explanations)
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _resolve_targets(adapter: Any, target: Any, n: int, owner: str) -> list[int | None]:
+    """One target per input: None (the predicted class), or a class index or name."""
+    if target is None:
+        return [None] * n
+    if isinstance(target, (list, tuple, np.ndarray)):
+        if len(target) != n:
+            raise InvalidArgumentError(f"The 'target' parameter of {owner} must be one target or one per "
+                                       f"input ({n}). Got {len(target)}.")
+        return [None if t is None else adapter.resolve_target(t, owner=owner) for t in target]
+    return [adapter.resolve_target(target, owner=owner)] * n

@@ -1,5 +1,6 @@
-"""Shared machinery for running models: progress reporting and (later) cross-example batching."""
+"""Shared machinery for running models: the batcher and progress reporting."""
 
+from .batcher import Batcher
 from .progress import track
 
-__all__ = ["track"]
+__all__ = ["Batcher", "track"]

@@ -96,6 +96,13 @@ class ModelAdapter(abc.ABC):
     def predict(self, examples: Sequence[Any], *, batch_size: int | None = None) -> np.ndarray:
         """Raw model outputs of shape (n, n_classes), of the kind named by ``output_kind``."""
 
+    def default_masker(self) -> Any:
+        """The masker perturbation methods use when none is given."""
+        raise InvalidArgumentError(
+            f"The {type(self).__name__} for {self.name!r} has no default masker: pass masker=..., e.g. "
+            "lumos.maskers.TabularMasker(background_rows)."
+        )
+
     def fingerprint(self, example: Any) -> bytes:
         """Bytes that identify one example's content; seeds per-example randomness, so that an example
         gets the same random draws wherever it stands in a batch."""

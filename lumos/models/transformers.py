@@ -19,9 +19,25 @@ from torch import nn
 from ..errors import InvalidArgumentError, InvalidTypeError, ModelLoadError, check_choice, check_int
 from .base import Encoded, FeatureInfo, GradientAdapter, register_adapter
 
-__all__ = ["TransformersAdapter", "load_pretrained"]
+__all__ = ["TransformersAdapter", "load_pretrained", "group_by_words"]
 
 _WORD = re.compile(r"\S+")
+
+
+def group_by_words(text: str, starts: Sequence[int]) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    """Group tokens into the whitespace-delimited words of ``text``.
+
+    ``starts`` are the character offsets where the tokens begin. Returns, for each token, the index of its
+    word among the words that have tokens, and those words. (A tokenizer's own words split punctuation,
+    "can ' t"; a reader sees "can't".)
+    """
+    spans = [m.span() for m in _WORD.finditer(text)]
+    used: dict[int, int] = {}  # index in spans -> index among the words returned
+    word_index = []
+    for start in starts:
+        w = max(bisect.bisect_right(spans, (start, float("inf"))) - 1, 0)
+        word_index.append(used.setdefault(w, len(used)))
+    return tuple(word_index), tuple(text[slice(*spans[w])] for w in used)
 
 
 class TransformersAdapter(GradientAdapter):
@@ -93,11 +109,16 @@ class TransformersAdapter(GradientAdapter):
                                            f"Got {text!r}.")
         return list(examples), single
 
+    def default_masker(self):
+        from ..maskers import TextMasker
+
+        return TextMasker(self.tokenizer, max_length=self.max_length)
+
     def fingerprint(self, example: str) -> bytes:
         return example.encode("utf-8")
 
-    def size(self, example: str) -> int:
-        return len(example)
+    def size(self, example: str | np.ndarray) -> int:
+        return len(example)  # characters of a text, or tokens of an id sequence: only compared within a kind
 
     def _tokenize(self, texts: Sequence[str]):
         return self.tokenizer(list(texts), padding=True, truncation=True, max_length=self.max_length,
@@ -105,7 +126,9 @@ class TransformersAdapter(GradientAdapter):
                               return_special_tokens_mask=True)
 
     # -- prediction -----------------------------------------------------------------------------------
-    def predict(self, examples: Sequence[str], *, batch_size: int | None = None) -> np.ndarray:
+    def predict(self, examples: Sequence[str | np.ndarray], *, batch_size: int | None = None) -> np.ndarray:
+        """Logits (n, n_classes) of texts, or of token-id sequences (1-D int arrays with the special tokens,
+        as maskers produce them). Each batch is padded only to its own longest row."""
         batch_size = batch_size or self.batch_size
         # Sort by length so that each batch pads little; restore the order at the end.
         order = sorted(range(len(examples)), key=lambda i: self.size(examples[i]))
@@ -113,11 +136,26 @@ class TransformersAdapter(GradientAdapter):
         with torch.inference_mode():
             for start in range(0, len(order), batch_size):
                 idx = order[start:start + batch_size]
-                enc = self._tokenize([examples[i] for i in idx])
-                logits = self._call(input_ids=enc["input_ids"].to(self.device),
-                                    attention_mask=enc["attention_mask"].to(self.device))
+                input_ids, attention_mask = self._pad([examples[i] for i in idx])
+                logits = self._call(input_ids=input_ids, attention_mask=attention_mask)
                 out[idx] = logits.float().cpu().numpy()
         return out
+
+    def _pad(self, rows: Sequence[str | np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Input ids and attention mask (B, T) on the model's device, for texts or token-id arrays."""
+        if all(isinstance(r, str) for r in rows):
+            enc = self._tokenize(rows)
+            return enc["input_ids"].to(self.device), enc["attention_mask"].to(self.device)
+        width = max(len(r) for r in rows)
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        ids = np.full((len(rows), width), pad, dtype=np.int64)
+        mask = np.zeros((len(rows), width), dtype=np.int64)
+        for i, r in enumerate(rows):
+            if isinstance(r, str):
+                raise InvalidTypeError("A batch given to predict must hold only texts or only token-id arrays.")
+            ids[i, : len(r)] = r
+            mask[i, : len(r)] = 1
+        return torch.from_numpy(ids).to(self.device), torch.from_numpy(mask).to(self.device)
 
     def _call(self, **kwargs: torch.Tensor) -> torch.Tensor:
         out = self.model(**kwargs)
@@ -138,28 +176,21 @@ class TransformersAdapter(GradientAdapter):
                        lengths=attention_mask.sum(1) if self.tokenizer.padding_side == "right" else None)
 
     def _features(self, enc: Any, i: int, text: str) -> FeatureInfo:
-        """Feature labels (word pieces) and, for display, the whitespace-delimited words they belong to.
-
-        The tokenizer's own words split punctuation ("can ' t"); a reader sees "can't", so pieces are
-        grouped by the whitespace word their first character falls in.
-        """
+        """Feature labels (word pieces) and, for display, the whitespace-delimited words they belong to."""
         ids = enc["input_ids"][i].tolist()
         offsets = enc["offset_mapping"][i].tolist()
         special = enc["special_tokens_mask"][i].tolist()
         mask = enc["attention_mask"][i].tolist()
-        spans = [m.span() for m in _WORD.finditer(text)]
-        positions, labels, word_index = [], [], []
-        used: dict[int, int] = {}  # index in spans -> index among the words shown
+        positions, labels, starts = [], [], []
         for pos, (tid, (start, _end), sp, m) in enumerate(zip(ids, offsets, special, mask)):
             if sp or not m:
                 continue
             positions.append(pos)
             labels.append(self.tokenizer.convert_ids_to_tokens(tid))
-            w = bisect.bisect_right(spans, (start, float("inf"))) - 1
-            word_index.append(used.setdefault(max(w, 0), len(used)))
-        words = [text[slice(*spans[w])] for w in used]
+            starts.append(start)
+        word_index, words = group_by_words(text, starts)
         return FeatureInfo(labels=tuple(labels), positions=tuple(positions), text=text,
-                           words=tuple(words), word_index=tuple(word_index))
+                           words=words, word_index=word_index)
 
     def forward(self, x: torch.Tensor, extras: dict[str, torch.Tensor]) -> torch.Tensor:
         return self._call(inputs_embeds=x, attention_mask=extras["attention_mask"])
