@@ -3,10 +3,11 @@
 from .base import Estimate, GradientMethod, Method, PerturbationMethod
 from .gradient_x_input import GradientXInput
 from .integrated_gradients import IntegratedGradients
+from .lime import LIME
 from .occlusion import Occlusion
 from .registry import get_method, method_names, register_method
 from .saliency import Saliency
 from .smoothgrad import SmoothGrad
 
-__all__ = ["Method", "GradientMethod", "PerturbationMethod", "Estimate", "Occlusion", "Saliency", "GradientXInput", "IntegratedGradients", "SmoothGrad",
+__all__ = ["Method", "GradientMethod", "PerturbationMethod", "Estimate", "LIME", "Occlusion", "Saliency", "GradientXInput", "IntegratedGradients", "SmoothGrad",
            "get_method", "method_names", "register_method"]
