@@ -38,12 +38,47 @@ def test_explain_prints_prediction_and_words(runner):
     assert "completeness" in result.output
 
 
+def test_explain_lime_takes_evals(runner):
+    """`--method lime --evals N` runs LIME with n_evals=N: N model evaluations and a local fit R^2."""
+    result = runner.invoke(main, ["explain", "the flight was late again", "--method", "lime", "--evals", "60",
+                                  "--json"])
+    assert result.exit_code == 0, result.output
+    e = lumos.Explanation.from_json(result.output)
+    assert e.method == "lime" and e.params["n_evals"] == 60 and e.cost.n_evals == 60
+    assert e.features == ("the", "flight", "was", "late", "again")
+    assert 0.0 <= e.diagnostics["r2"] <= 1.0
+
+
+def test_explain_occlusion_by_alias(runner):
+    """`--method loo` runs occlusion: one evaluation per word plus the full and empty texts."""
+    result = runner.invoke(main, ["explain", "the flight was late again", "--method", "loo", "--json"])
+    assert result.exit_code == 0, result.output
+    e = lumos.Explanation.from_json(result.output)
+    assert e.method == "occlusion" and e.cost.n_evals == 5 + 2
+    assert e.base_value is not None and e.output_value is not None
+
+
+def test_explain_help_lists_registered_methods(runner):
+    """`lumos explain --help` lists every registered method and documents --evals and --steps."""
+    result = runner.invoke(main, ["explain", "--help"])
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())  # help is wrapped to the terminal width
+    for name in lumos.method_names():
+        assert name in text
+    assert "--evals" in text and "--steps" in text
+
+
 @pytest.mark.parametrize("args, message", [
     (["explain", ""], "empty"),
     (["explain", "hello", "--method", "nope"], "'method' parameter must be one of"),
     (["explain", "hello", "--target", "angry"], "'target' parameter"),
     (["explain", "hello", "--target", "9"], "class index in [0, 2]"),
     (["explain", "hello", "--model", "/no/such/model"], "neither a zoo model"),
+    (["explain", "hello", "--method", "ig", "--evals", "50"],
+     "The '--evals' option sets 'n_evals', which integrated_gradients does not take. Methods that take it: "),
+    (["explain", "hello", "--method", "lime", "--steps", "8"],
+     "The '--steps' option sets 'n_steps', which lime does not take. Methods that take it: integrated_gradients"),
+    (["explain", "hello", "--method", "lime", "--evals", "2"], "'n_evals' parameter of LIME must be an int >= 3"),
     (["report", "--n", "0"], "'n' parameter"),
     (["zoo", "build", "nope"], "zoo model must be one of"),
 ])
@@ -63,6 +98,20 @@ def test_report_command_writes_page(runner, tmp_path):
     html = (out / "index.html").read_text()
     assert html.count('class="example"') == 2
     assert "Held-out accuracy" in html
+
+
+def test_report_default_methods_include_perturbation_methods(runner, tmp_path):
+    """Without --methods the report shows every registered default method, occlusion and LIME included."""
+    from lumos.report.build import default_methods
+
+    out, data = tmp_path / "rep", tmp_path / "d.csv"
+    data.write_text("text,label\nthe flight was late again,negative\n")
+    result = runner.invoke(main, ["report", "--n", "1", "--out", str(out), "--data", str(data)])
+    assert result.exit_code == 0, result.output
+    html = (out / "index.html").read_text()
+    assert {"occlusion", "lime"} <= set(default_methods())
+    for name in default_methods():
+        assert html.count(f'<div class="method">{name}</div>') == 1
 
 
 def test_zoo_list_and_methods(runner):

@@ -14,32 +14,48 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..attribution import get_method
+from ..attribution import get_method, method_names
 from ..engine.progress import track
 from ..errors import InvalidArgumentError, UnsupportedModelError, check_int
 from ..explanation import Explanation, ExplanationSet
 from ..models import ModelAdapter, as_adapter
 from .data import LabelledTexts, load_labelled_texts
 
-__all__ = ["DEFAULT_METHODS", "build_report", "make_methods", "heat_color"]
+__all__ = ["DEFAULT_METHODS", "build_report", "default_methods", "make_methods", "heat_color"]
 
-#: Methods shown in the report, with the settings used there.
+#: Methods shown in the report by registry name, with the settings used there: gradient methods, then
+#: perturbation methods (which need no gradients, so black-box models get them too).
 DEFAULT_METHODS: dict[str, dict[str, Any]] = {
     "saliency": {},
     "gradient_x_input": {},
     "integrated_gradients": {"n_steps": 32},
     "smoothgrad": {"n_samples": 16},
+    "occlusion": {},
+    "lime": {"n_evals": 300},
+    "kernel_shap": {"n_evals": 300},
 }
 
 
-def make_methods(adapter: ModelAdapter, names: Sequence[str]) -> dict[str, Any]:
-    """Instantiate methods by (alias) name with the report's settings; a method the model cannot run
-    (e.g. gradients through a black box) raises an UnsupportedModelError."""
-    methods = {}
+def default_methods() -> list[str]:
+    """The names of :data:`DEFAULT_METHODS` that are registered (a method not installed is left out)."""
+    registered = set(method_names())
+    return [name for name in DEFAULT_METHODS if name in registered]
+
+
+def make_methods(adapter: ModelAdapter, names: Sequence[str]) -> tuple[dict[str, Any], list[str]]:
+    """Instantiate methods by (alias) name with the report's settings: ``(methods, notes)``.
+
+    A method the model cannot run (gradients through a black box) is left out, with a note saying why; the
+    other methods still run. An unknown name raises.
+    """
+    methods, notes = {}, []
     for name in names:
         cls = get_method(name)
-        methods[cls.name] = cls(adapter, **DEFAULT_METHODS.get(cls.name, {}))
-    return methods
+        try:
+            methods[cls.name] = cls(adapter, **DEFAULT_METHODS.get(cls.name, {}))
+        except UnsupportedModelError as exc:
+            notes.append(f"{cls.name} is left out: {exc}")
+    return methods, notes
 
 
 def heat_color(value: float, scale: float) -> str:
@@ -57,6 +73,8 @@ class MethodSummary:
     seconds_per_explanation: float
     evals_per_explanation: float
     relative_delta: float | None = None
+    #: Mean of each of the method's diagnostics over the examples (e.g. LIME's local fit R^2).
+    diagnostics: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -124,8 +142,13 @@ def _example_rows(explanations: dict[str, Explanation]) -> list[dict[str, Any]]:
     return rows
 
 
+def _mean_diagnostics(explained: ExplanationSet) -> dict[str, float]:
+    keys = sorted({k for e in explained for k in e.diagnostics})
+    return {k: float(np.mean([e.diagnostics[k] for e in explained if k in e.diagnostics])) for k in keys}
+
+
 def build_report(model: Any = "tweets-sentiment", *, data: str | None = None, n: int = 50,
-                 out: str | Path = "lumos-report", methods: Sequence[str] = tuple(DEFAULT_METHODS),
+                 out: str | Path = "lumos-report", methods: Sequence[str] | None = None,
                  batch_size: int = 64, progress: bool | None = None) -> Path:
     """Explain ``n`` held-out examples with each method and write ``out/index.html``.
 
@@ -136,7 +159,7 @@ def build_report(model: Any = "tweets-sentiment", *, data: str | None = None, n:
     n : int, default 50
         Examples explained (the first ``n`` of the held-out data, so runs are comparable).
     out : path, default "lumos-report"
-    methods : names of attribution methods
+    methods : names of attribution methods, default :func:`default_methods`
     """
     from .. import __version__
     from .render import render_report
@@ -156,11 +179,7 @@ def build_report(model: Any = "tweets-sentiment", *, data: str | None = None, n:
         card["parameters"] = sum(p.numel() for p in module.parameters())
     card.setdefault("classes", list(adapter.class_names))
 
-    notes: list[str] = []
-    try:
-        instances = make_methods(adapter, methods)
-    except UnsupportedModelError as exc:
-        instances, notes = {}, [str(exc)]
+    instances, notes = make_methods(adapter, default_methods() if methods is None else methods)
     texts = list(labelled.texts[:n])
     results: dict[str, ExplanationSet] = {}
     summaries = []
@@ -173,7 +192,8 @@ def build_report(model: Any = "tweets-sentiment", *, data: str | None = None, n:
         summaries.append(MethodSummary(name=name, params=method.params(),
                                        seconds_per_explanation=cost.seconds / len(explained),
                                        evals_per_explanation=cost.n_evals / len(explained),
-                                       relative_delta=float(np.mean(deltas)) if deltas else None))
+                                       relative_delta=float(np.mean(deltas)) if deltas else None,
+                                       diagnostics=_mean_diagnostics(explained)))
     examples = []
     for i, text in enumerate(texts):
         p = probs[i]

@@ -8,7 +8,10 @@ import re
 import pytest
 
 import lumos
-from lumos.report import build_report, heat_color
+from lumos import CallableAdapter
+from lumos.maskers import TextMasker
+from lumos.report import DEFAULT_METHODS, build_report, heat_color
+from lumos.report.build import default_methods, make_methods
 from lumos.report.data import load_labelled_texts
 
 
@@ -54,6 +57,69 @@ def test_report_accuracy_matches_model_predictions(model, tmp_path):
     expected = sum(model.class_names[p] == label for p, (_, label) in zip(predicted, rows)) / len(rows)
     html = build_report(model, data=str(data), n=1, out=tmp_path, methods=["gxi"]).read_text()
     assert f"Accuracy <strong>{expected:.4g}</strong>" in html
+
+
+class BlackBox(CallableAdapter):
+    """The zoo model reached only through predict (texts or token ids), with its tokenizer as the masker:
+    a black box with no gradients."""
+
+    def __init__(self, model):
+        super().__init__(model.predict, class_names=model.class_names, output_kind="logits", name="black box")
+        self.tokenizer = model.tokenizer
+
+    def default_masker(self):
+        return TextMasker(self.tokenizer)
+
+
+def test_report_shows_perturbation_methods_beside_gradient_ones(model, tmp_path):
+    """Every example gets a heat row for occlusion and LIME next to the gradient rows, and the methods table
+    gives LIME's mean local fit R^2 and its evaluations per explanation."""
+    data = _write_csv(tmp_path / "d.csv", [("the flight was late again, terrible", "negative"),
+                                           ("thank you so much, great flight", "positive")])
+    html = build_report(model, data=str(data), n=2, out=tmp_path, methods=["saliency", "loo", "lime"]).read_text()
+    for name in ("saliency", "occlusion", "lime"):
+        assert html.count(f'<div class="method">{name}</div>') == 2
+    assert re.search(r"<td>intercept=[-0-9.e]+, r2=0\.\d+</td>", html)
+    assert '<td class="num">300</td>' in html  # the report's LIME budget
+
+
+def test_black_box_model_gets_the_perturbation_methods(model, tmp_path):
+    """A model without gradients still gets occlusion and LIME; each gradient method is left out with a note."""
+    data = _write_csv(tmp_path / "d.csv", [("the flight was late again, terrible", "negative"),
+                                           ("what gate for the 5pm flight?", "neutral")])
+    html = build_report(BlackBox(model), data=str(data), n=2, out=tmp_path).read_text()
+    for name in ("occlusion", "lime"):
+        assert html.count(f'<div class="method">{name}</div>') == 2
+    for name in ("saliency", "gradient_x_input", "integrated_gradients", "smoothgrad"):
+        assert f'<div class="method">{name}</div>' not in html
+        assert f'<p class="note">{name} is left out: ' in html
+    assert "is not differentiable" in html
+
+
+def test_make_methods_skips_only_what_the_model_cannot_run(model):
+    """make_methods leaves out a gradient method for a black box, with a note, and keeps the others; an
+    unknown name still raises."""
+    methods, notes = make_methods(BlackBox(model), ["ig", "occlusion", "lime"])
+    assert list(methods) == ["occlusion", "lime"] and methods["lime"].n_evals == DEFAULT_METHODS["lime"]["n_evals"]
+    assert len(notes) == 1 and notes[0].startswith("integrated_gradients is left out: IntegratedGradients needs")
+    methods, notes = make_methods(model, ["ig", "lime"])
+    assert list(methods) == ["integrated_gradients", "lime"] and notes == []
+    with pytest.raises(lumos.UnknownNameError, match="'method' parameter must be one of"):
+        make_methods(model, ["nope"])
+
+
+def test_default_methods_are_the_registered_ones():
+    """The report's default methods are the keys of DEFAULT_METHODS that name a registered method (a method
+    still being written is left out), each under its registry name so that its settings apply."""
+    names = default_methods()
+    assert {"saliency", "integrated_gradients", "occlusion", "lime"} <= set(names)
+    assert names == [n for n in DEFAULT_METHODS if n in lumos.method_names()]
+    for name in DEFAULT_METHODS:
+        try:
+            cls = lumos.get_method(name)
+        except lumos.UnknownNameError:
+            continue
+        assert cls.name == name
 
 
 def test_zoo_data_is_the_held_out_split(model):
