@@ -1,7 +1,7 @@
 """lumos: see why a neural classifier decides what it decides, and whether the explanation can be trusted."""
 
 from . import zoo
-from .attribution import LIME, GradientXInput, IntegratedGradients, Occlusion, Saliency, SmoothGrad, get_method, method_names
+from .attribution import LIME, ExactShapley, GradientXInput, IntegratedGradients, KernelSHAP, Occlusion, Saliency, SmoothGrad, get_method, method_names
 from .errors import (
                      InvalidArgumentError,
                      InvalidTypeError,
@@ -16,7 +16,7 @@ from .models import CallableAdapter, ModelAdapter, TorchAdapter, TransformersAda
 __version__ = "0.1.0"
 
 __all__ = [
-    "Saliency", "GradientXInput", "IntegratedGradients", "SmoothGrad", "LIME", "Occlusion", "get_method", "method_names",
+    "Saliency", "GradientXInput", "IntegratedGradients", "SmoothGrad", "LIME", "Occlusion", "ExactShapley", "KernelSHAP", "get_method", "method_names",
     "Explanation", "ExplanationSet", "Cost",
     "ModelAdapter", "TransformersAdapter", "TorchAdapter", "CallableAdapter", "as_adapter", "load_model",
     "LumosError", "InvalidArgumentError", "InvalidTypeError", "UnknownNameError", "ModelLoadError",

@@ -1,13 +1,15 @@
 """Attribution methods: one module and one class per method, found by name through the registry."""
 
 from .base import Estimate, GradientMethod, Method, PerturbationMethod
+from .exact_shapley import ExactShapley
 from .gradient_x_input import GradientXInput
 from .integrated_gradients import IntegratedGradients
+from .kernel_shap import KernelSHAP
 from .lime import LIME
 from .occlusion import Occlusion
 from .registry import get_method, method_names, register_method
 from .saliency import Saliency
 from .smoothgrad import SmoothGrad
 
-__all__ = ["Method", "GradientMethod", "PerturbationMethod", "Estimate", "LIME", "Occlusion", "Saliency", "GradientXInput", "IntegratedGradients", "SmoothGrad",
+__all__ = ["Method", "GradientMethod", "PerturbationMethod", "Estimate", "LIME", "Occlusion", "ExactShapley", "KernelSHAP", "Saliency", "GradientXInput", "IntegratedGradients", "SmoothGrad",
            "get_method", "method_names", "register_method"]
