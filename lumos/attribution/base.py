@@ -194,7 +194,8 @@ class PerturbationMethod(Method):
     masker hides the rest). For each example a subclass plans masks (:meth:`plan`) and turns the values of
     the game on them into attributions (:meth:`estimate`); this class runs the masks of every example of
     the call through one :class:`~lumos.engine.Batcher`, so batches are full across examples. Every plan
-    starts with the full and the empty coalition, which give ``output_value`` and ``base_value``.
+    starts with the full and the empty coalition, which give ``output_value`` and ``base_value``. A
+    coalition planned more than once is evaluated once (``cost.n_evals`` counts the distinct ones).
 
     Parameters
     ----------
@@ -268,9 +269,11 @@ class PerturbationMethod(Method):
             rng = np.random.default_rng([self.seed, *np.frombuffer(digest, dtype=np.uint32).tolist()])
             ends = np.array([[True] * p.n_features, [False] * p.n_features])
             plans.append(np.concatenate([ends, self.plan(p.n_features, rng)]))
+        # A coalition planned twice is evaluated once: the model is deterministic, so only the cost changes.
+        uniques = [_unique_rows(masks) for masks in plans]
         rows, bounds = [], [0]
-        for p, masks in zip(prepared, plans):
-            rows.extend(self.masker.apply(p, masks))
+        for p, (distinct, _) in zip(prepared, uniques):
+            rows.extend(self.masker.apply(p, distinct))
             bounds.append(len(rows))
         batcher = Batcher(self.adapter, batch_size=self.batch_size, progress=self.progress)
         raw = batcher.run(rows, description=owner)
@@ -279,11 +282,12 @@ class PerturbationMethod(Method):
         explanations = []
         for i, (p, masks) in enumerate(zip(prepared, plans)):
             t0 = time.perf_counter()
-            out = raw[bounds[i]:bounds[i + 1]]  # (m * k, C)
-            # The full coalition's rows are the example itself (with a background, k copies of it).
+            out = raw[bounds[i]:bounds[i + 1]]  # (distinct masks * k, C)
+            distinct, where = uniques[i]
+            # The full coalition comes first, so its rows are the example itself (k copies with a background).
             probs = _softmax(out[:1]) if self.adapter.output_kind == "logits" else out[:1]
             chosen = targets[i] if targets[i] is not None else int(probs[0].argmax())
-            values = self._explained(out, chosen).reshape(len(masks), k).mean(1)  # v(S) per mask
+            values = self._explained(out, chosen).reshape(len(distinct), k).mean(1)[where]  # v(S) per mask
             est = self.estimate(masks[2:], values[2:], values[0], values[1])
             full, empty = float(values[0]), float(values[1])
             explanations.append(Explanation(
@@ -292,11 +296,21 @@ class PerturbationMethod(Method):
                 output_value=full, base_value=empty,
                 convergence_delta=float(est.values.sum() - (full - empty)) if self.complete else None,
                 stderr=est.stderr, diagnostics=est.diagnostics,
-                cost=Cost(n_evals=len(masks) * k,
-                          seconds=len(masks) * k * seconds_per_row + time.perf_counter() - t0),
+                cost=Cost(n_evals=len(distinct) * k,
+                          seconds=len(distinct) * k * seconds_per_row + time.perf_counter() - t0),
                 text=p.text, words=p.words, word_index=p.word_index,
             ))
         return explanations[0] if single else ExplanationSet(explanations)
+
+
+def _unique_rows(masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of ``masks`` (m, n) in order of first appearance, and for each row its distinct row."""
+    packed = np.packbits(masks, axis=1)
+    _, first, where = np.unique(packed, axis=0, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")  # distinct rows by first appearance: the full coalition stays first
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return masks[first[order]], rank[where.reshape(-1)]
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:

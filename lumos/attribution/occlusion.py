@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import check_int
+from ..errors import InvalidArgumentError, check_int
 from .base import Estimate, PerturbationMethod
 from .registry import register_method
 
@@ -26,7 +26,9 @@ class Occlusion(PerturbationMethod):
     model, masker, output, batch_size, seed, progress
         See :class:`~lumos.attribution.base.PerturbationMethod`.
     window : int, default 1
+        Consecutive features hidden together (capped at the input's length).
     stride : int, default 1
+        Step between windows, at most ``window`` so that no feature is left uncovered.
 
     References
     ----------
@@ -43,6 +45,11 @@ class Occlusion(PerturbationMethod):
         super().__init__(model, **kwargs)
         self.window = check_int(window, "window", owner="Occlusion", minimum=1)
         self.stride = check_int(stride, "stride", owner="Occlusion", minimum=1)
+        if self.stride > self.window:
+            raise InvalidArgumentError(
+                f"The 'stride' parameter of Occlusion must be <= window ({self.window}), so that every feature "
+                f"is hidden by some window. Got {self.stride}."
+            )
 
     def params(self) -> dict[str, Any]:
         return {**super().params(), "window": self.window, "stride": self.stride}

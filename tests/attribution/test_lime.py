@@ -172,14 +172,34 @@ def test_same_seed_same_values_other_seed_other_values():
     assert not np.allclose(first.values, other.values)
 
 
-def test_cost_counts_masks_and_background_rows():
-    """n_evals masks are evaluated per example, including the full and the empty one; each costs one row
-    per background row."""
+def test_cost_counts_distinct_masks_and_background_rows():
+    """Each distinct mask (the full and the empty one included) costs one row per background row; with 40
+    masks on 6 features (64 coalitions), some repeat."""
     background = np.zeros((3, 6))
-    e = LIME(linear_adapter(), masker=TabularMasker(background), n_evals=40).attribute(X, target=0)
-    assert e.cost.n_evals == 40 * 3
+    method = LIME(linear_adapter(), masker=TabularMasker(background), n_evals=40)
+    e = method.attribute(X, target=0)
+    plan = method.plan(6, np.random.default_rng(0))
+    assert len(np.unique(plan, axis=0)) < len(plan)  # the sampler does repeat itself at this size
+    assert 3 * 3 <= e.cost.n_evals < 40 * 3 and e.cost.n_evals % 3 == 0
     assert e.params == {"output": "logit", "seed": 0, "n_evals": 40, "kernel_width": 0.25, "alpha": 1.0}
     assert e.method == "lime" and lumos.get_method("lime") is LIME
+
+
+def test_repeated_masks_are_evaluated_once():
+    """On 3 features there are only 8 coalitions: 60 planned masks cost 8 model rows, each row is seen once,
+    and the least-squares fit on the planned masks (repeats weighted as planned) is still the exact linear
+    answer."""
+    seen = []
+
+    def predict(rows):
+        seen.append(np.asarray(rows, dtype=np.float64))
+        return seen[-1] @ W[:, :3].T + B
+
+    adapter = CallableAdapter(predict, class_names=["a", "b", "c"], output_kind="logits")
+    e = LIME(adapter, masker=zero_masker(3), n_evals=60, alpha=0.0).attribute(X[:3], target=1)
+    rows = np.concatenate(seen)
+    assert e.cost.n_evals == len(rows) == len(np.unique(rows, axis=0)) == 8
+    np.testing.assert_allclose(e.values, W[1, :3] * X[:3], rtol=0, atol=1e-12)
 
 
 BATCH_TEXTS = ["ok", "@united lost my bag AGAIN!! unbelievably bad service",
@@ -194,7 +214,7 @@ def test_batched_equals_one_at_a_time(tweets_model):
     for text, a, b in zip(BATCH_TEXTS, together, small_batches):
         alone = LIME(tweets_model, n_evals=40).attribute(text)
         assert a.features == alone.features == tuple(text.split())
-        assert a.cost.n_evals == 40
+        assert a.cost.n_evals == b.cost.n_evals == alone.cost.n_evals <= 40
         # Only float32 rounding of logits in differently padded batches differs (~1e-6 of the logit scale).
         scale = np.abs(alone.values).max()
         np.testing.assert_allclose(a.values, alone.values, rtol=0, atol=1e-4 * scale)

@@ -49,7 +49,8 @@ def test_window_value_is_mean_drop_of_covering_windows(window, stride):
     expected = np.array([np.mean([contributions[s:s + width].sum() for s in starts if s <= i < s + width])
                          for i in range(n)])
     np.testing.assert_allclose(e.values, expected, rtol=0, atol=1e-12)
-    assert e.cost.n_evals == len(starts) + 2
+    # A window as wide as the input hides everything: that is the empty coalition, evaluated once.
+    assert e.cost.n_evals == len(starts) + 2 - (width == n)
 
 
 @pytest.mark.parametrize("n", [1, 2, 5, 8, 13])
@@ -104,7 +105,8 @@ def test_batched_equals_one_at_a_time(tweets_model):
         np.testing.assert_allclose(b.values, alone.values, rtol=0, atol=1e-4)
     # n - 1 windows of two words (one of one word for "ok"), plus the full and the empty coalition.
     assert [len(e.features) for e in together] == [1, 8, 10]
-    assert [e.cost.n_evals for e in together] == [1 + 2, 7 + 2, 9 + 2]
+    # "ok"'s one window hides its only word: the empty coalition, not evaluated twice.
+    assert [e.cost.n_evals for e in together] == [0 + 2, 7 + 2, 9 + 2]
 
 
 def test_cost_counts_rows_through_the_background():
@@ -118,6 +120,8 @@ def test_cost_counts_rows_through_the_background():
 @pytest.mark.parametrize("kwargs, message", [
     ({"window": 0}, "The 'window' parameter of Occlusion must be an int >= 1. Got 0."),
     ({"stride": 0}, "The 'stride' parameter of Occlusion must be an int >= 1. Got 0."),
+    ({"window": 2, "stride": 3}, "The 'stride' parameter of Occlusion must be <= window (2), so that every "
+                                 "feature is hidden by some window. Got 3."),
 ])
 def test_bad_settings_are_named(kwargs, message):
     """Window and stride below 1 raise an error naming the parameter and the value."""
