@@ -8,6 +8,7 @@ from math import comb, lgamma
 from typing import Any
 
 import numpy as np
+from scipy.linalg import lapack
 
 from ..errors import InvalidArgumentError, InvalidTypeError, check_int
 from .base import Estimate, PerturbationMethod
@@ -20,9 +21,13 @@ __all__ = ["KernelSHAP"]
 #: leverage-score sampling does (Leverage SHAP). Chosen by measurement (see the class docstring).
 SIZE_EXPONENT = 0.5
 #: The surrogate's kernel is ``exp(-|S xor T| / (2 c n))``; ``c`` and the ridge are chosen per example by
-#: exact leave-one-out error over these grids.
+#: exact leave-one-out error over these grids (on the zoo tweets the choices fall within c = 0.12 .. 1.7).
 KERNEL_SCALES = (0.04, 0.07, 0.12, 0.2, 0.35, 0.6, 1.0, 1.7)
 RIDGES = (1e-8, 1e-6, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
+#: ``c`` and the ridge are chosen on an evenly spread subset of at most this many coalitions (the cost of
+#: the search grows as its cube). On 30 zoo tweets at 500 evaluations, searching on 200 rather than all
+#: 498 raises the mean relative error from 0.0062 to 0.0070 and cuts the estimator's time about 3-fold.
+SEARCH = 200
 #: The surrogate is trained on at most this many coalitions (an evenly spread subset of the pairs beyond it);
 #: every evaluated coalition still enters the estimate.
 MAX_TRAIN = 1500
@@ -53,12 +58,13 @@ class KernelSHAP(PerturbationMethod):
        (Covert & Lee 2021).
     3. **Control variate** (``surrogate=True``). A kernel ridge regression ``g`` with the kernel
        ``exp(-|S xor T| / (2 c n))`` is fitted to the regression's residuals on the evaluated coalitions
-       (``c`` and the ridge chosen by exact leave-one-out error). Its Shapley values have a closed form
+       (``c`` and the ridge chosen by exact leave-one-out error on a spread subset of up to 200 of them).
+       Its Shapley values have a closed form
        (the kernel depends only on how many features of ``T`` and of its complement ``S`` holds), so the
        estimate becomes ``phi(g) + regression(v - g)``: the regression only has to estimate the part of the
        game that the surrogate misses (regression-adjusted Monte Carlo; Witter et al. 2025). For every fixed
-       ``g`` this equals the Shapley values when all coalitions are evaluated and keeps 2 exact; it is
-       skipped when they all are.
+       ``g`` this equals the Shapley values when all coalitions are evaluated, and it keeps step 2's
+       exactness on games of order <= 2; it is skipped when every coalition is evaluated.
 
     When ``n_evals >= 2^n`` every coalition is evaluated and the values are exact (up to rounding).
 
@@ -72,8 +78,9 @@ class KernelSHAP(PerturbationMethod):
     correction ``1 - k / N`` (Cochran 1977, ch. 5) and the degrees-of-freedom factor
     ``pairs / (pairs - n + 1)``. With the surrogate, the residuals are those of the part of the game the
     surrogate misses, seen out of sample (its leave-one-out residuals); as the surrogate's own fitting
-    noise is left out, these standard errors run about 10% small (0.89 to 0.94 coverage of nominal 95%
-    intervals on the tweets below, against 0.93 to 0.96 without the surrogate). Complete strata contribute
+    noise is left out, these standard errors run small: nominal 95% intervals covered the exact values
+    0.91 of the time at 200 evaluations and 0.87 at 500 (19 zoo tweets of 9 to 12 words, 10 seeds each),
+    against 0.95 without the surrogate. Complete strata contribute
     nothing, so ``stderr`` is 0 when every coalition was evaluated; a sampled stratum holding a single pair
     is pooled with its neighbour; it is NaN if a single pair was sampled in all. ``diagnostics`` holds ``"fraction_evaluated"`` (of the ``2^n``
     coalitions), ``"complete_sizes"`` (coalition sizes evaluated completely) and, with the surrogate,
@@ -240,9 +247,9 @@ def fit(masks: np.ndarray, values: np.ndarray, full: float, empty: float, *, sur
         z = np.concatenate([np.ones((1, n), dtype=bool), np.zeros((1, n), dtype=bool), masks])  # (m + 2, n)
         # The regression fits v(all) and v(none) exactly: their residuals are 0.
         g = _KernelRidge.fit(z, np.concatenate([[0.0, 0.0], resid]), design.pair_of)
-        fitted = g.predict(z)  # (m + 2,)
+        fitted = g.fitted  # (m + 2,)
         phi = phi + g.shapley() - design.solve(fitted[2:] - fitted[1], fitted[0] - fitted[1])
-        out_of_sample = g.out_of_sample_residuals(z, np.concatenate([[0.0, 0.0], resid]))[2:]
+        out_of_sample = g.loo[2:]
         spread = float(resid.var())
         diagnostics["surrogate_r2"] = 1.0 - float(out_of_sample.var()) / spread if spread > 0 else 1.0
         # The estimate's error is the regression's on the part of the game g misses (seen out of sample).
@@ -336,58 +343,94 @@ class _Design:
         return np.sqrt(np.maximum(np.diag(cov), 0.0))
 
 
+def _spd_inverse(a: np.ndarray, floor: float) -> np.ndarray:
+    """The inverse of the symmetric positive definite ``a`` through its Cholesky factor (LAPACK potrf/potri),
+    or through its eigendecomposition, eigenvalues floored at ``floor``, when ``a`` is not numerically
+    positive definite."""
+    factor, info = lapack.dpotrf(a, lower=True)
+    if info == 0:
+        inverse, info = lapack.dpotri(factor, lower=True)
+        if info == 0:
+            return np.tril(inverse) + np.tril(inverse, -1).T
+    vals, vecs = np.linalg.eigh(a)
+    return (vecs / np.maximum(vals, floor)) @ vecs.T
+
+
 @dataclass
 class _KernelRidge:
-    """Kernel ridge regression on coalitions with ``k(S, T) = rho^|S xor T|``, ``rho = exp(-1 / (2 c n))``."""
+    """Kernel ridge regression on coalitions with ``k(S, T) = rho^|S xor T|``, ``rho = exp(-1 / (2 c n))``.
+
+    ``c`` and the ridge are chosen by exact leave-one-out error on an evenly spread subset of at most
+    :data:`SEARCH` coalitions (one eigendecomposition per ``c`` serves every ridge); the chosen model is then
+    fitted on up to :data:`MAX_TRAIN` coalitions with one Cholesky factorisation, whose inverse gives the
+    leave-one-out residuals of every training row.
+    """
 
     centres: np.ndarray  # (k, n) bool
     alpha: np.ndarray  # (k,)
     offset: float
     rho: float
-    loo: np.ndarray  # (k,) leave-one-out residuals at the centres
-    train: np.ndarray  # (k,) row numbers of the centres in the data
+    fitted: np.ndarray  # (m,) g at every coalition it was fitted on or asked to predict
+    loo: np.ndarray  # (m,) y - g where g never saw the row (leave-one-out at the centres)
 
     @staticmethod
     def _distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Hamming distances (len a, len b) as integers."""
         a, b = a.astype(np.float64), b.astype(np.float64)
-        return a.sum(1)[:, None] + b.sum(1)[None, :] - 2.0 * a @ b.T  # Hamming distances (len a, len b)
+        return np.rint(a.sum(1)[:, None] + b.sum(1)[None, :] - 2.0 * a @ b.T).astype(np.intp)
+
+    @staticmethod
+    def _spread(m: int, unit: np.ndarray, size: int) -> np.ndarray:
+        """Rows (sorted) of an evenly spread subset of about ``size`` of the ``m`` coalitions: the first two
+        rows (all, none) and whole sampling units among the rest (``unit`` numbers the rows after the first two)."""
+        if m <= size:
+            return np.arange(m)
+        n_units = int(unit[-1]) + 1
+        keep = np.unique(np.linspace(0, n_units - 1, max((size - 2) * n_units // (m - 2), 1)).round())
+        return np.concatenate([[0, 1], 2 + np.flatnonzero(np.isin(unit, keep))])
 
     @classmethod
     def fit(cls, z: np.ndarray, y: np.ndarray, unit: np.ndarray) -> "_KernelRidge":
         """Fit on coalitions ``z`` (m, n) with targets ``y`` (m,); ``unit`` (m - 2,) numbers the sampling unit
-        of each row after the first two, so that an oversized training set keeps whole pairs."""
+        of each row after the first two, so that subsets keep whole pairs."""
         m, n = z.shape
-        train = np.arange(m)
-        if m > MAX_TRAIN:
-            n_units = int(unit[-1]) + 1
-            keep = np.unique(np.linspace(0, n_units - 1, (MAX_TRAIN - 2) * n_units // (m - 2)).round())
-            train = np.concatenate([[0, 1], 2 + np.flatnonzero(np.isin(unit, keep))])
+        train = cls._spread(m, unit, MAX_TRAIN)
         zt, yt = z[train], y[train]
         offset = float(yt.mean())
-        distance = cls._distance(zt, zt)
+        distance = cls._distance(zt, zt)  # (k, k)
+        search = cls._spread(len(train), unit[train[2:] - 2], SEARCH)
+        d_search, y_search = distance[np.ix_(search, search)], yt[search] - offset
         best = None
         for c in KERNEL_SCALES:
             rho = float(np.exp(-1.0 / (2.0 * c * n)))
-            vals, vecs = np.linalg.eigh(rho ** distance)
+            vals, vecs = np.linalg.eigh(rho ** np.arange(n + 1)[d_search])
             vals = np.maximum(vals, 0.0)
-            proj = vecs.T @ (yt - offset)
+            proj, squares = vecs.T @ y_search, vecs ** 2
             for ridge in RIDGES:
                 alpha = vecs @ (proj / (vals + ridge))
-                loo = alpha / ((vecs ** 2) @ (1.0 / (vals + ridge)))  # y_i - prediction without row i
+                loo = alpha / (squares @ (1.0 / (vals + ridge)))  # y_i - prediction without row i
                 score = float(loo @ loo)
                 if best is None or score < best[0]:
-                    best = (score, rho, alpha, loo)
-        _, rho, alpha, loo = best
-        return cls(centres=zt, alpha=alpha, offset=offset, rho=rho, loo=loo, train=train)
+                    best = (score, rho, ridge)
+        _, rho, ridge = best
+        gram = rho ** np.arange(n + 1)[distance]
+        gram[np.diag_indices_from(gram)] += ridge
+        inverse = _spd_inverse(gram, ridge)
+        alpha = inverse @ (yt - offset)
+        fitted = np.empty(m)
+        fitted[train] = yt - ridge * alpha  # (K + ridge I) alpha = y - offset
+        loo = y - fitted
+        loo[train] = alpha / np.diag(inverse)
+        g = cls(centres=zt, alpha=alpha, offset=offset, rho=rho, fitted=fitted, loo=loo)
+        rest = np.setdiff1d(np.arange(m), train)
+        if len(rest):
+            g.fitted[rest] = g.predict(z[rest])
+            g.loo[rest] = y[rest] - g.fitted[rest]
+        return g
 
     def predict(self, z: np.ndarray) -> np.ndarray:
-        return self.offset + self.rho ** self._distance(z, self.centres) @ self.alpha
-
-    def out_of_sample_residuals(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """``y - g(z)`` where ``g`` never saw the row: leave-one-out at the centres."""
-        out = y - self.predict(z)
-        out[self.train] = self.loo
-        return out
+        n = self.centres.shape[1]
+        return self.offset + (self.rho ** np.arange(n + 1))[self._distance(z, self.centres)] @ self.alpha
 
     def shapley(self) -> np.ndarray:
         """Exact Shapley values (n,) of the game ``S -> g(S)``.

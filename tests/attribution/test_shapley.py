@@ -251,10 +251,28 @@ def test_surrogate_shapley_values_match_enumeration():
     rng = np.random.default_rng(0)
     for n in (2, 5, 9):
         centres = rng.random((25, n)) > 0.5
-        g = _KernelRidge(centres=centres, alpha=rng.normal(size=25), offset=0.3, rho=0.7, loo=np.zeros(25),
-                         train=np.arange(25))
+        g = _KernelRidge(centres=centres, alpha=rng.normal(size=25), offset=0.3, rho=0.7, fitted=np.zeros(25),
+                         loo=np.zeros(25))
         enumerated = shapley_from_table(g.predict(all_coalitions(n) > 0.5), n)
         np.testing.assert_allclose(g.shapley(), enumerated, rtol=0, atol=1e-12)
+
+
+def test_surrogate_leave_one_out_residuals_equal_refits_without_the_row():
+    """The surrogate's leave-one-out residuals (from the inverse of its Cholesky factor) equal the residuals of
+    the same kernel ridge refitted without each row, and its fitted values are its predictions."""
+    rng = np.random.default_rng(3)
+    n, m = 7, 40
+    z = np.concatenate([np.ones((1, n), bool), np.zeros((1, n), bool), rng.random((m, n)) > 0.5])
+    y = np.concatenate([[0.0, 0.0], np.sin(z[2:] @ rng.normal(size=n))])
+    g = _KernelRidge.fit(z, y, np.arange(m))
+    np.testing.assert_allclose(g.fitted, g.predict(z), rtol=0, atol=1e-8)
+    ridge = float(np.median((y - g.fitted) / g.alpha))  # (K + ridge I) alpha = y - offset at every row
+    kernel = g.rho ** (z[:, None, :] != z[None, :, :]).sum(2)
+    for i in range(len(z)):
+        keep = np.arange(len(z)) != i
+        # The refit keeps the offset (the mean of all targets), as the closed form does.
+        alpha = np.linalg.solve(kernel[np.ix_(keep, keep)] + ridge * np.eye(len(z) - 1), y[keep] - g.offset)
+        np.testing.assert_allclose(g.loo[i], y[i] - g.offset - kernel[i, keep] @ alpha, rtol=1e-6, atol=1e-8)
 
 
 # -- settings, registry and errors ----------------------------------------------------------------------
