@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -33,16 +34,26 @@ def print_explanation(explanation: Explanation, console: Console | None = None) 
     for name in explanation.class_names:
         table.add_column(name, justify="right")
     table.add_row(*(f"{p:.3f}" for p in explanation.prediction))
-    console.print(f"prediction: [bold]{explanation.predicted_label}[/bold]")
+    console.print(f"prediction: [bold]{escape(explanation.predicted_label)}[/bold]")
     console.print(table)
-    console.print(f"{explanation.method} for class [bold]{explanation.target_label}[/bold] "
+    console.print(f"{explanation.method} for class [bold]{escape(explanation.target_label)}[/bold] "
                   f"({explanation.output}); red pushes towards it, blue away:")
     console.print(heat_line(explanation))
     words, values = explanation.by_word()
     top = np.argsort(-np.abs(values), kind="stable")[:5]
-    console.print("top words: " + ", ".join(f"{words[i]} {values[i]:+.3f}" for i in top))
+    # A standard error per word exists where the features are the words (perturbation methods on text).
+    stderr = explanation.stderr
+    if stderr is None or len(stderr) != len(values) or not np.nanmax(stderr, initial=0.0) > 0:
+        stderr = None  # none, not per word, or exact (every coalition evaluated)
+    spread = (lambda i: f" ± {stderr[i]:.3f}") if stderr is not None else (lambda i: "")
+    console.print("top words: " + ", ".join(f"{escape(words[i])} {values[i]:+.3f}{spread(i)}" for i in top))
+    if stderr is not None:
+        console.print("[dim](± one standard error of the estimate)[/dim]")
     if explanation.convergence_delta is not None:
         console.print(f"completeness: sum {values.sum():+.4f} vs f(x) - f(baseline) "
                       f"{explanation.output_value - explanation.base_value:+.4f} "
                       f"(delta {explanation.convergence_delta:+.2e})")
+    if explanation.diagnostics:
+        console.print("diagnostics: " + ", ".join(f"{escape(k)}={v:.3g}" for k, v in
+                                                  sorted(explanation.diagnostics.items())))
     console.print(f"[dim]{explanation.cost.n_evals} model evaluations, {explanation.cost.seconds:.2f} s[/dim]")

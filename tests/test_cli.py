@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -47,6 +48,19 @@ def test_explain_lime_takes_evals(runner):
     assert e.method == "lime" and e.params["n_evals"] == 60 and 2 < e.cost.n_evals <= 2 ** 5
     assert e.features == ("the", "flight", "was", "late", "again")
     assert 0.0 <= e.diagnostics["r2"] <= 1.0
+
+
+def test_explain_kernelshap_shows_standard_errors_and_diagnostics(runner):
+    """`--method kernelshap` on a 12-word text with fewer evaluations than coalitions prints each top word's
+    standard error, the estimator's diagnostics, and exact completeness; markup in the text stays text."""
+    text = "@united [bold]lost[/bold] my bag again and nobody at the desk could help"
+    result = runner.invoke(main, ["explain", text, "--method", "kernelshap", "--evals", "120"])
+    assert result.exit_code == 0, result.output
+    assert "[bold]lost[/bold]" in result.output  # printed literally, not as rich markup
+    assert re.search(r"top words: \S+ [-+]\d\.\d{3} ± \d\.\d{3}", result.output)
+    assert "fraction_evaluated=0.0293" in result.output  # 120 of 2^12 coalitions
+    assert re.search(r"delta [-+]\d\.\d\de-(1[0-9]|0[89])", result.output) or "delta +0.00e+00" in result.output
+    assert "120 model evaluations" in result.output
 
 
 def test_explain_occlusion_by_alias(runner):
