@@ -1,0 +1,5 @@
+"""Inside the model: activations at named sites, and what each layer encodes."""
+
+from .capture import REDUCERS, Activations, Capture, Site, capture, collect, n_layers, resolve_sites, sites
+
+__all__ = ["Site", "sites", "resolve_sites", "n_layers", "capture", "Capture", "collect", "Activations", "REDUCERS"]
