@@ -14,12 +14,13 @@ from typing import Any
 from ..errors import InvalidTypeError, ModelLoadError
 from .base import Encoded, FeatureInfo, GradientAdapter, ModelAdapter, find_factory, register_adapter
 from .function import CallableAdapter
+from .sklearn import SklearnAdapter, TabularTorchAdapter
 from .torch import TorchAdapter
 from .transformers import TransformersAdapter, load_pretrained
 
 __all__ = [
     "ModelAdapter", "GradientAdapter", "Encoded", "FeatureInfo", "TransformersAdapter", "TorchAdapter",
-    "CallableAdapter", "as_adapter", "load_model", "register_adapter",
+    "CallableAdapter", "SklearnAdapter", "TabularTorchAdapter", "as_adapter", "load_model", "register_adapter",
 ]
 
 

@@ -2,7 +2,7 @@
 
 >>> from lumos import zoo
 >>> zoo.names()
-('tweets-sentiment',)
+('tweets-sentiment', 'breast-cancer-gbm', 'breast-cancer-mlp', 'credit-scoring')
 >>> data = zoo.dataset("airline-tweets")                    # doctest: +SKIP
 >>> model = zoo.load("tweets-sentiment")                    # doctest: +SKIP
 
@@ -47,8 +47,39 @@ _MODELS: dict[str, _Entry] = {
     ),
 }
 
+def _tabular() -> Any:
+    import importlib
+
+    return importlib.import_module("lumos.zoo.tabular")
+
+
+def _boosting_entry(name: str, data: str, description: str) -> _Entry:
+    def load(cache: Path, **kw: Any) -> Any:
+        return _tabular().load_boosting(cache, name, dataset(data), description, **kw)
+
+    return _Entry(description=description, dataset=data, load=load, build=lambda cache, **kw: dict(load(cache).card),
+                  read_meta=lambda cache: _tabular().read_meta(cache, f"{name}/1"))
+
+
+_MODELS.update({
+    "breast-cancer-gbm": _boosting_entry("breast-cancer-gbm", "breast-cancer",
+                                         "Histogram gradient boosting on breast cancer (retrained from a seed)."),
+    "breast-cancer-mlp": _Entry(
+        description="MLP (30-32-32-2, ReLU) on breast cancer; differentiable, so gradient methods apply.",
+        dataset="breast-cancer",
+        load=lambda cache, **kw: _tabular().load_mlp(cache, dataset("breast-cancer"), **kw),
+        build=lambda cache, **kw: _tabular().build_mlp(cache, **kw),
+        read_meta=lambda cache: _tabular().read_meta(cache, _tabular().MLP_RECIPE),
+    ),
+    "credit-scoring": _boosting_entry("credit-scoring", "credit",
+                                      "Histogram gradient boosting on credit scoring (modeldata/credit_data; "
+                                      "target Status)."),
+})
+
 _DATASETS: dict[str, Callable[[], Any]] = {
     "airline-tweets": lambda: _tweets().load_airline_tweets(),
+    "breast-cancer": lambda: _tabular().load_breast_cancer(),
+    "credit": lambda: _tabular().load_credit(),
 }
 _dataset_cache: dict[str, Any] = {}
 
