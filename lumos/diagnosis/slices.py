@@ -171,7 +171,8 @@ def find_slices(descriptors: Any, errors: Any, *, max_conditions: int = 2, min_s
         Significance level after Bonferroni correction over every candidate scored.
     top_k : int, default 5
     max_overlap : float, default 0.5
-        A slice whose Jaccard overlap with a better slice exceeds this is dropped.
+        A slice is dropped when more than this share of the smaller of it and a better slice lies in both
+        (sub-slices and near-copies of a reported slice are not reported again).
     """
     from scipy.stats import fisher_exact
 
@@ -229,7 +230,7 @@ def find_slices(descriptors: Any, errors: Any, *, max_conditions: int = 2, min_s
         size, k = int(rows.sum()), int(errors[rows].sum())
         if k / size <= rate:
             break
-        if any((rows & c.rows).sum() / (rows | c.rows).sum() > max_overlap for c in chosen):
+        if any((rows & c.rows).sum() / min(size, c.size) > max_overlap for c in chosen):
             continue
         table = [[k, size - k], [total_errors - k, (n - size) - (total_errors - k)]]
         p = min(1.0, float(fisher_exact(table, alternative="greater").pvalue) * n_tests)
