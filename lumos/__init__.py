@@ -1,6 +1,7 @@
 """lumos: see why a neural classifier decides what it decides, and whether the explanation can be trusted."""
 
 from . import zoo
+from .attention import AttentionFlow, AttentionRollout, AttentionXGradient, RawAttention, head_importance
 from .attribution import LIME, ExactShapley, GradientXInput, IntegratedGradients, KernelSHAP, Occlusion, Saliency, SmoothGrad, get_method, method_names
 from .errors import (
                      InvalidArgumentError,
@@ -16,6 +17,7 @@ from .models import CallableAdapter, ModelAdapter, TorchAdapter, TransformersAda
 __version__ = "0.1.0"
 
 __all__ = [
+    "RawAttention", "AttentionRollout", "AttentionFlow", "AttentionXGradient", "head_importance",
     "Saliency", "GradientXInput", "IntegratedGradients", "SmoothGrad", "LIME", "Occlusion", "ExactShapley", "KernelSHAP", "get_method", "method_names",
     "Explanation", "ExplanationSet", "Cost",
     "ModelAdapter", "TransformersAdapter", "TorchAdapter", "CallableAdapter", "as_adapter", "load_model",

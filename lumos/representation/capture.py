@@ -100,6 +100,9 @@ def sites(model: Any) -> dict[str, Site]:
         attention = next(p for p in _ATTENTION_PATHS if _has(block, p))
         out[f"layers.{i}.attention.probs"] = Site(f"layers.{i}.attention.probs", f"{base}.{attention}", 1,
                                                   "attention weights (batch, heads, query, key)")
+        if attention.endswith(".self"):  # the heads' outputs, before the projection that mixes them
+            out[f"layers.{i}.attention.heads"] = Site(f"layers.{i}.attention.heads", f"{base}.{attention}", 0,
+                                                      "per-head context (batch, tokens, heads x head_dim)")
         outer = attention.split(".")[0]
         out[f"layers.{i}.attention.output"] = Site(f"layers.{i}.attention.output", f"{base}.{outer}", None,
                                                    "hidden states after the attention sublayer")

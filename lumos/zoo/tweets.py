@@ -146,6 +146,9 @@ class MeanPoolClassifier(nn.Module):
     ``attention_mask`` and returns logits (B, n_classes).
     """
 
+    #: What the head reads: the mean over tokens (attention methods trace attention from every row).
+    pooling = "mean"
+
     def __init__(self, encoder: nn.Module, n_classes: int) -> None:
         super().__init__()
         self.encoder = encoder

@@ -10,7 +10,6 @@ from torch import nn
 
 from lumos import InvalidArgumentError, UnknownNameError
 from lumos.representation import capture, collect, n_layers, sites
-from tests.test_hooks import hook_counts
 
 
 def test_zoo_sites_are_named_per_block(tweets_model):
@@ -19,9 +18,9 @@ def test_zoo_sites_are_named_per_block(tweets_model):
     assert n_layers(tweets_model) == 6
     assert list(names)[0] == "embeddings"
     for i in range(6):
-        for part in ("attention.probs", "attention.output", "intermediate", "output"):
+        for part in ("attention.probs", "attention.heads", "attention.output", "intermediate", "output"):
             assert f"layers.{i}.{part}" in names
-    assert len(names) == 1 + 6 * 4
+    assert len(names) == 1 + 6 * 5
 
 
 def test_last_block_output_mean_is_the_pooled_embedding(tweets_model, held_out_tweets):
@@ -48,7 +47,7 @@ def test_attention_probs_are_distributions_over_real_tokens(tweets_model, held_o
     assert float(probs[short, :, :n, n:].abs().max()) < 1e-6
 
 
-def test_no_hook_survives_capture_even_when_the_block_raises(tweets_model):
+def test_no_hook_survives_capture_even_when_the_block_raises(tweets_model, hook_counts):
     """Hooks exist only inside the with block: after a normal exit and after an exception, none is left."""
     before = hook_counts(tweets_model.model)
     with capture(tweets_model, ["layers.*.output", "layers.*.attention.probs"]):

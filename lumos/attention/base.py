@@ -1,0 +1,98 @@
+"""Base of the attention methods: run the model once with its attention weights captured, then turn each
+example's stack of attention matrices into one value per token.
+
+They are attribution methods like the gradient ones (same features, same :class:`~lumos.Explanation`), so
+quality metrics can rank them against gradients and Shapley values.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from ..attribution.base import GradientMethod, Score
+from ..errors import InvalidArgumentError, UnsupportedModelError
+from ..representation.capture import capture, n_layers
+from .graph import query_weights
+
+__all__ = ["AttentionMethod"]
+
+
+class AttentionMethod(GradientMethod):
+    """Shared work of methods that read attention weights (transformer text classifiers).
+
+    Parameters
+    ----------
+    model : TransformersAdapter, model or zoo name
+        A transformer whose attention weights come back (eager attention).
+    query : {"auto", "cls", "mean"} or int, default "auto"
+        The top-layer token(s) whose attention is traced: ``"cls"`` for classifiers that read [CLS],
+        ``"mean"`` for mean-pooled ones (every real token, equally), or a token index. ``"auto"`` uses the
+        model's ``pooling`` attribute when it has one (the zoo model: ``"mean"``), else ``"cls"``.
+    batch_size, progress, output
+        See :class:`~lumos.attribution.base.GradientMethod`.
+    """
+
+    #: Whether :meth:`values` needs the gradient of the output with respect to the attention weights.
+    needs_gradient: ClassVar[bool] = False
+
+    def __init__(self, model: Any, *, query: str | int = "auto", **kwargs: Any) -> None:
+        super().__init__(model, **kwargs)
+        owner = type(self).__name__
+        module = getattr(self.adapter, "model", None)
+        if module is None or not hasattr(self.adapter, "tokenizer") or n_layers(module) == 0:
+            raise UnsupportedModelError(f"{owner} needs a transformer text classifier with attention layers; the "
+                                        f"{type(self.adapter).__name__} for {self.adapter.name!r} has none.")
+        self.n_layers = n_layers(module)
+        if query == "auto":
+            query = getattr(module, "pooling", "cls")
+        if not (query in ("cls", "mean") or (isinstance(query, (int, np.integer)) and not isinstance(query, bool))):
+            raise InvalidArgumentError(f"The 'query' parameter of {owner} must be 'auto', 'cls', 'mean' or a token "
+                                       f"index. Got {query!r}.")
+        self.query = query if isinstance(query, str) else int(query)
+
+    def params(self) -> dict[str, Any]:
+        out = {"query": self.query}
+        if self.needs_gradient:
+            out["output"] = self.output
+        return out
+
+    def _layer(self, layer: int | None, owner: str) -> int | None:
+        """A validated layer index (negative counts from the top), or None."""
+        if layer is None:
+            return None
+        if isinstance(layer, (int, np.integer)) and not isinstance(layer, bool) and \
+                -self.n_layers <= layer < self.n_layers:
+            return int(layer) % self.n_layers
+        raise InvalidArgumentError(f"The 'layer' parameter of {owner} must be a layer index in "
+                                   f"[{-self.n_layers}, {self.n_layers - 1}]. Got {layer!r}.")
+
+    @abc.abstractmethod
+    def values(self, attentions: np.ndarray, query: np.ndarray, gradients: np.ndarray | None) -> np.ndarray:
+        """One value per token (n,) from one example's attention (L, H, n, n), the top-layer ``query``
+        weights (n,) and, when :attr:`needs_gradient`, d output / d attention (L, H, n, n)."""
+
+    def attribute_tensor(self, score: Score, x: torch.Tensor, x0: torch.Tensor, targets: torch.Tensor
+                         ) -> torch.Tensor:
+        rows = torch.arange(x.shape[0], device=x.device)
+        with capture(self.adapter, "layers.*.attention.probs", detach=not self.needs_gradient) as cap, \
+                torch.set_grad_enabled(self.needs_gradient):
+            out = score(x.detach().requires_grad_(self.needs_gradient), rows, targets)
+        names = [f"layers.{i}.attention.probs" for i in range(self.n_layers)]
+        probs = [cap[name] for name in names]  # each (B, H, T', T')
+        grads = None
+        if self.needs_gradient:
+            grads = torch.autograd.grad(out.sum(), probs)
+            grads = torch.stack([g.detach() for g in grads], 1).double().cpu().numpy()  # (B, L, H, T', T')
+        stack = torch.stack([p.detach() for p in probs], 1).double().cpu().numpy()
+        mask = score.encoded.extras["attention_mask"]
+        result = torch.zeros(x.shape[:2], dtype=torch.float64)
+        for b in range(x.shape[0]):
+            real = mask[b, : x.shape[1]].nonzero().squeeze(1).cpu().numpy()  # attended positions
+            keep = np.ix_(range(stack.shape[1]), range(stack.shape[2]), real, real)
+            g = None if grads is None else grads[b][keep]
+            result[b, real] = torch.from_numpy(self.values(stack[b][keep], query_weights(len(real), self.query), g))
+        return result
