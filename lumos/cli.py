@@ -3,6 +3,8 @@
     lumos explain "the flight was late again" [--model tweets-sentiment] [--method ig] [--target CLASS]
                   [--steps N] [--evals N] [--json]
     lumos report [--model tweets-sentiment] [--data DATA] [--n 50] [--out lumos-report]
+    lumos diagnose [--model credit-scoring] [--data credit] [--split test] [--slices 5] [--errors 3] [--json]
+    lumos global [--model credit-scoring] [--data credit] [--repeats 5] [--depth 3] [--n 100]
     lumos zoo list | lumos zoo build NAME
     lumos methods
 """
@@ -166,6 +168,131 @@ def zoo_build(name: str) -> None:
     click.echo(json.dumps(meta, indent=2))
     click.echo(f"{name}: test accuracy {meta['test_accuracy']:.4f} on {meta['n_test']} held-out tweets "
                f"(built in {meta['seconds']:.0f} s)")
+
+
+def _load_for_analysis(model: str, data: str | None, split: str) -> tuple[Any, Any]:
+    """The adapter and its labelled data (default: the zoo model's own dataset)."""
+    from .diagnosis.data import load_labelled
+    from .models import as_adapter
+
+    adapter = as_adapter(model)
+    data = data or adapter.card.get("dataset")
+    if data is None:
+        raise InvalidArgumentError("The '--data' option is required for a model outside the zoo: a zoo dataset or "
+                                   "a CSV file with a 'label' column.")
+    return adapter, load_labelled(data, adapter.class_names, split=split)
+
+
+@main.command()
+@click.option("--model", "-m", default=_DEFAULT_MODEL, show_default=True, help="Zoo model name or model directory.")
+@click.option("--data", default=None, help="Zoo dataset or CSV file (texts: 'text' and 'label' columns; tables: "
+              "feature columns and 'label'). Default: the zoo model's own dataset.")
+@click.option("--split", default="test", show_default=True, type=click.Choice(["train", "validation", "test"]),
+              help="Split of a zoo dataset.")
+@click.option("--slices", "top_k", default=5, show_default=True, type=int, help="Worst slices to show.")
+@click.option("--errors", "n_errors", default=3, show_default=True, type=int,
+              help="Most confident errors to show, each explained by --method.")
+@click.option("--method", default="occlusion", show_default=True, help="Method explaining the confident errors.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@_friendly_errors
+def diagnose(model: str, data: str | None, split: str, top_k: int, n_errors: int, method: str, as_json: bool) -> None:
+    """Print where the model fails: accuracy, calibration, worst slices, most confident errors."""
+    from .diagnosis import diagnose as _diagnose
+
+    adapter, labelled = _load_for_analysis(model, data, split)
+    result = _diagnose(adapter, labelled.inputs, labelled.labels, top_k=top_k, n_errors=n_errors,
+                       method=method if n_errors else None, progress=None)
+    cal, perf = result.calibration, result.performance
+    payload = {
+        "model": result.model, "data": labelled.name, "n": result.n, "accuracy": perf.accuracy,
+        "per_class": perf.per_class, "confusion": perf.confusion.tolist(), "ece": cal.ece, "mce": cal.mce,
+        "slices": [s.to_dict() for s in result.slices],
+        "confident_errors": [{"index": e.index, "label": e.label, "predicted": e.predicted,
+                              "confidence": e.confidence,
+                              "top_features": _top_features(e.explanation)} for e in result.confident_errors],
+        "seconds": result.seconds,
+    }
+    if as_json:
+        click.echo(json.dumps(payload, indent=2))
+        return
+    click.echo(f"{result.model} on {labelled.name}: {result.n} rows, accuracy {perf.accuracy:.3f}, "
+               f"macro F1 {perf.macro_f1:.3f}")
+    for c in perf.per_class:
+        click.echo(f"  {c['name']:<12} support {c['support']:>5}  precision {c['precision']:.3f}  "
+                   f"recall {c['recall']:.3f}  f1 {c['f1']:.3f}")
+    click.echo(f"Calibration: ECE {cal.ece:.4f}, MCE {cal.mce:.4f} ({len(cal.counts)} {cal.strategy} bins)")
+    filled = cal.counts > 0
+    for lo, hi, n, conf, acc in zip(cal.edges[:-1][filled], cal.edges[1:][filled], cal.counts[filled],
+                                    cal.confidence[filled], cal.accuracy[filled]):
+        click.echo(f"  ({lo:.1f}, {hi:.1f}]  n {n:>5}  confidence {conf:.3f}  accuracy {acc:.3f}")
+    global_error = 1 - perf.accuracy
+    click.echo(f"Worst slices (global error rate {global_error:.3f}):" if result.slices else
+               f"No slice with a significantly higher error rate than {global_error:.3f}.")
+    for s in result.slices:
+        click.echo(f"  {s.description}\n      size {s.size}, error rate {s.error_rate:.3f}, lift {s.lift:.2f}, "
+                   f"p {s.p_value:.2g} (Fisher, Bonferroni)")
+    if result.confident_errors:
+        click.echo("Most confident errors:")
+    for e in result.confident_errors:
+        top = ", ".join(f"{f} ({v:+.3g})" for f, v in _top_features(e.explanation))
+        click.echo(f"  #{e.index}: true {e.label}, predicted {e.predicted} at {e.confidence:.3f}; "
+                   f"driven by {top or 'n/a'}")
+    click.echo(f"({result.seconds:.1f} s)")
+
+
+def _top_features(explanation: Any, k: int = 3) -> list[tuple[str, float]]:
+    if explanation is None:
+        return []
+    features, values = explanation.by_word() if explanation.words is not None else (explanation.features,
+                                                                                     explanation.values)
+    order = sorted(range(len(values)), key=lambda i: -values[i])[:k]
+    return [(str(features[i]), float(values[i])) for i in order]
+
+
+@main.command(name="global")
+@click.option("--model", "-m", default=_DEFAULT_MODEL, show_default=True, help="Zoo model name or model directory.")
+@click.option("--data", default=None, help="Zoo dataset or CSV file. Default: the zoo model's own dataset.")
+@click.option("--split", default="test", show_default=True, type=click.Choice(["train", "validation", "test"]),
+              help="Held-out split to measure on.")
+@click.option("--repeats", default=5, show_default=True, type=int, help="Permutation repeats (tables).")
+@click.option("--depth", default=3, show_default=True, type=int, help="Surrogate tree depth (tables).")
+@click.option("--n", "n_explained", default=100, show_default=True, type=int,
+              help="Examples explained for aggregated local importance.")
+@click.option("--method", default="occlusion", show_default=True, help="Local method aggregated.")
+@click.option("--top", default=10, show_default=True, type=int, help="Features shown.")
+@_friendly_errors
+def global_(model: str, data: str | None, split: str, repeats: int, depth: int, n_explained: int, method: str,
+            top: int) -> None:
+    """Print what drives the model over a dataset: permutation importance and a surrogate tree (tables),
+    mean |attribution| per feature or word and per class (any model)."""
+    from .attribution import get_method
+    from .global_ import SurrogateTree, aggregate_importance, permutation_importance
+
+    adapter, labelled = _load_for_analysis(model, data, split)
+    table = not isinstance(labelled.inputs, list)
+    if table:
+        result = permutation_importance(adapter, labelled.inputs, labelled.labels, n_repeats=repeats, progress=None)
+        click.echo(f"Permutation importance on {labelled.name} (accuracy drop, mean and "
+                   f"{result.confidence:.0%} interval over {repeats} repeats; baseline {result.baseline:.3f}):")
+        for name, mean, low, high in result.ranked()[:top]:
+            click.echo(f"  {name:<28} {mean:+.4f}  [{low:+.4f}, {high:+.4f}]")
+        if labelled.train is not None:
+            tree = SurrogateTree(adapter, max_depth=depth).fit(labelled.train)
+            click.echo(f"Surrogate tree (depth {depth}, fitted on the training split): fidelity "
+                       f"{tree.fidelity(labelled.inputs):.3f} on {labelled.name}")
+            click.echo(tree.rules().rstrip())
+            click.echo("Decision path of row 0: " + " | ".join(tree.path(labelled.inputs.iloc[[0]])))
+        else:
+            click.echo("Surrogate tree: no training split for a CSV file; use a zoo dataset.")
+    inputs = labelled.inputs.iloc[:n_explained] if table else labelled.inputs[:n_explained]
+    explained = get_method(method)(adapter).attribute(inputs if table else list(inputs))
+    g = aggregate_importance(explained)
+    click.echo(f"Mean |{g.method}| over {g.n_explanations} explanations (explained class: predicted):")
+    for name, mean_abs, mean, count in g.top(top, min_count=1 if table else 3):
+        click.echo(f"  {name:<28} {mean_abs:.4f}  (signed {mean:+.4f}, n {count})")
+    for cls in sorted(g.per_class):
+        words = ", ".join(f for f, *_ in g.top(5, cls=cls, min_count=1 if table else 3))
+        click.echo(f"  for {cls}: {words}")
 
 
 if __name__ == "__main__":  # pragma: no cover
