@@ -1,0 +1,93 @@
+"""Reference "attributions" that do not look at the model: the floor every method should beat, and the
+control a sanity check must flag."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ..attribution.base import Method, _resolve_targets
+from ..engine import Batcher
+from ..errors import InvalidTypeError, check_int
+from ..explanation import Cost, Explanation, ExplanationSet
+from ..models import as_adapter
+from ._common import example_rng
+
+__all__ = ["ModelIndependent", "RandomAttribution"]
+
+
+class ModelIndependent(Method):
+    """An "attribution" computed from the features alone, ``fn(labels) -> values``.
+
+    The model is asked only for its prediction (to pick the default target). Useful as a control: a
+    model-randomization sanity check must flag it, since its values cannot change with the model.
+
+    Parameters
+    ----------
+    model : model, adapter or zoo name
+    fn : callable (tuple of str, example) -> array of shape (n_features,)
+        E.g. ``lambda labels, example: [len(w) for w in labels]`` (word length).
+    name : str, default "model_independent"
+    masker : Masker, optional
+        Splits inputs into features; default: the adapter's.
+    """
+
+    name = "model_independent"
+
+    def __init__(self, model: Any, fn: Callable[[tuple[str, ...], Any], Sequence[float]], *,
+                 name: str = "model_independent", masker: Any = None) -> None:
+        if not callable(fn):
+            raise InvalidTypeError(f"The 'fn' parameter of ModelIndependent must be callable. Got {type(fn).__name__}.")
+        self.adapter = as_adapter(model)
+        self.masker = masker if masker is not None else self.adapter.default_masker()
+        self.fn, self.name = fn, name
+
+    def attribute(self, inputs: Any, target: Any = None) -> Explanation | ExplanationSet:
+        t0 = time.perf_counter()
+        examples, single = self.adapter.split_inputs(inputs)
+        targets = _resolve_targets(self.adapter, target, len(examples), type(self).__name__)
+        batcher = Batcher(self.adapter)
+        raw = batcher.run(examples, description=self.name)
+        probs = raw if self.adapter.output_kind == "probabilities" else _softmax(raw)
+        seconds = (time.perf_counter() - t0) / len(examples)
+        out = []
+        for example, t, p in zip(examples, targets, probs):
+            prepared = self.masker.prepare(example)
+            values = np.asarray(self.fn(prepared.labels, prepared.example), dtype=np.float64)
+            out.append(Explanation(values=values, features=prepared.labels,
+                                   target=int(p.argmax()) if t is None else t, prediction=p,
+                                   class_names=self.adapter.class_names, method=self.name, params=self.params(),
+                                   cost=Cost(n_evals=1, seconds=seconds), text=prepared.text,
+                                   words=prepared.words, word_index=prepared.word_index))
+        return out[0] if single else ExplanationSet(out)
+
+
+class RandomAttribution(ModelIndependent):
+    """Standard-normal values per feature, seeded by ``seed`` and the example's content: the chance level
+    of every metric.
+
+    Parameters
+    ----------
+    model : model, adapter or zoo name
+    seed : int, default 0
+    masker : Masker, optional
+    """
+
+    name = "random"
+
+    def __init__(self, model: Any, *, seed: int = 0, masker: Any = None) -> None:
+        self.seed = check_int(seed, "seed", owner="RandomAttribution", minimum=0)
+        adapter = as_adapter(model)
+        super().__init__(adapter, lambda labels, example: example_rng(self.seed, adapter, example)
+                         .standard_normal(len(labels)), name="random", masker=masker)
+
+    def params(self) -> dict[str, Any]:
+        return {"seed": self.seed}
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
