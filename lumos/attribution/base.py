@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Sequence
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 import torch
 
 from ..engine import Batcher, track
@@ -280,26 +281,29 @@ class PerturbationMethod(Method):
         seconds_per_row = batcher.seconds / max(len(rows), 1)
         k = self.masker.rows_per_mask
         explanations = []
-        for i, (p, masks) in enumerate(zip(prepared, plans)):
-            t0 = time.perf_counter()
-            out = raw[bounds[i]:bounds[i + 1]]  # (distinct masks * k, C)
-            distinct, where = uniques[i]
-            # The full coalition comes first, so its rows are the example itself (k copies with a background).
-            probs = _softmax(out[:1]) if self.adapter.output_kind == "logits" else out[:1]
-            chosen = targets[i] if targets[i] is not None else int(probs[0].argmax())
-            values = self._explained(out, chosen).reshape(len(distinct), k).mean(1)[where]  # v(S) per mask
-            est = self.estimate(masks[2:], values[2:], values[0], values[1])
-            full, empty = float(values[0]), float(values[1])
-            explanations.append(Explanation(
-                values=est.values, features=p.labels, target=chosen, prediction=probs[0],
-                class_names=self.adapter.class_names, method=self.name, params=self.params(), output=self.output,
-                output_value=full, base_value=empty,
-                convergence_delta=float(est.values.sum() - (full - empty)) if self.complete else None,
-                stderr=est.stderr, diagnostics=est.diagnostics,
-                cost=Cost(n_evals=len(distinct) * k,
-                          seconds=len(distinct) * k * seconds_per_row + time.perf_counter() - t0),
-                text=p.text, words=p.words, word_index=p.word_index,
-            ))
+        # The estimators' matrices are small: one BLAS thread is as fast, and several would fight torch's
+        # threads, still spinning after the forward passes (3-10x slower on 2 cores).
+        with threadpool_limits(1, user_api="blas"):
+            for i, (p, masks) in enumerate(zip(prepared, plans)):
+                t0 = time.perf_counter()
+                out = raw[bounds[i]:bounds[i + 1]]  # (distinct masks * k, C)
+                distinct, where = uniques[i]
+                # The full coalition comes first, so its rows are the example itself (k copies with a background).
+                probs = _softmax(out[:1]) if self.adapter.output_kind == "logits" else out[:1]
+                chosen = targets[i] if targets[i] is not None else int(probs[0].argmax())
+                values = self._explained(out, chosen).reshape(len(distinct), k).mean(1)[where]  # v(S) per mask
+                est = self.estimate(masks[2:], values[2:], values[0], values[1])
+                full, empty = float(values[0]), float(values[1])
+                explanations.append(Explanation(
+                    values=est.values, features=p.labels, target=chosen, prediction=probs[0],
+                    class_names=self.adapter.class_names, method=self.name, params=self.params(), output=self.output,
+                    output_value=full, base_value=empty,
+                    convergence_delta=float(est.values.sum() - (full - empty)) if self.complete else None,
+                    stderr=est.stderr, diagnostics=est.diagnostics,
+                    cost=Cost(n_evals=len(distinct) * k,
+                              seconds=len(distinct) * k * seconds_per_row + time.perf_counter() - t0),
+                    text=p.text, words=p.words, word_index=p.word_index,
+                ))
         return explanations[0] if single else ExplanationSet(explanations)
 
 
