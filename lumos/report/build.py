@@ -87,6 +87,8 @@ class ReportData:
     methods: list[MethodSummary]
     examples: list[dict[str, Any]]
     notes: list[str] = field(default_factory=list)
+    #: Errors and slices, calibration and global importance (see :mod:`lumos.report.sections`).
+    diagnosis: dict[str, Any] | None = None
 
 
 _CARD_LABELS = {
@@ -204,10 +206,14 @@ def build_report(model: Any = "tweets-sentiment", *, data: str | None = None, n:
             "probabilities": [{"name": c, "p": float(q)} for c, q in zip(adapter.class_names, p)],
             "rows": _example_rows({name: res[i] for name, res in results.items()}),
         })
+    from .sections import diagnosis_section
+
+    diagnosis = diagnosis_section(adapter, labelled.texts, np.asarray(labelled.labels), probs, results, instances,
+                                  example_rows=_example_rows)
     report = ReportData(
         title=f"lumos report: {card.get('name', adapter.name)}",
         generated=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        version=__version__, card=_card_rows(card), evaluation=evaluation, methods=summaries, examples=examples, notes=notes,
+        version=__version__, card=_card_rows(card), evaluation=evaluation, methods=summaries, examples=examples, notes=notes, diagnosis=diagnosis,
     )
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
