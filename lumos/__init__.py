@@ -1,6 +1,6 @@
 """lumos: see why a neural classifier decides what it decides, and whether the explanation can be trusted."""
 
-from . import zoo
+from . import diagnosis, global_, zoo
 from .attention import AttentionFlow, AttentionRollout, AttentionXGradient, RawAttention, head_importance
 from .attribution import LIME, ExactShapley, GradientXInput, IntegratedGradients, KernelSHAP, Occlusion, Saliency, SmoothGrad, get_method, method_names
 from .errors import (
@@ -12,7 +12,8 @@ from .errors import (
                      UnsupportedModelError,
 )
 from .explanation import Cost, Explanation, ExplanationSet
-from .models import CallableAdapter, ModelAdapter, TorchAdapter, TransformersAdapter, as_adapter, load_model
+from .models import (CallableAdapter, ModelAdapter, SklearnAdapter, TabularTorchAdapter, TorchAdapter,
+                     TransformersAdapter, as_adapter, load_model)
 
 __version__ = "0.1.0"
 
@@ -20,7 +21,8 @@ __all__ = [
     "RawAttention", "AttentionRollout", "AttentionFlow", "AttentionXGradient", "head_importance",
     "Saliency", "GradientXInput", "IntegratedGradients", "SmoothGrad", "LIME", "Occlusion", "ExactShapley", "KernelSHAP", "get_method", "method_names",
     "Explanation", "ExplanationSet", "Cost",
-    "ModelAdapter", "TransformersAdapter", "TorchAdapter", "CallableAdapter", "as_adapter", "load_model",
+    "ModelAdapter", "TransformersAdapter", "TorchAdapter", "CallableAdapter", "SklearnAdapter", "TabularTorchAdapter", "as_adapter",
+    "load_model", "diagnosis", "global_",
     "LumosError", "InvalidArgumentError", "InvalidTypeError", "UnknownNameError", "ModelLoadError",
     "UnsupportedModelError", "zoo", "__version__",
 ]
