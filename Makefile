@@ -26,6 +26,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/ig_vs_captum.py
 	$(BIN)/python bench/shapley_vs_peers.py
+	$(BIN)/python bench/diagnose_credit.py
 
 clean:
 	rm -rf $(VENV) lumos-report .pytest_cache
