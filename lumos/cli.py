@@ -2,6 +2,7 @@
 
     lumos explain "the flight was late again" [--model tweets-sentiment] [--method ig] [--target CLASS]
                   [--steps N] [--evals N] [--json]
+    lumos explain --image photo.png [--model imagenet-efficientnet-lite0] [--method grad_cam] [--out map.png]
     lumos report [--model tweets-sentiment] [--data DATA] [--n 50] [--out lumos-report]
     lumos diagnose [--model credit-scoring] [--data credit] [--split test] [--slices 5] [--errors 3] [--json]
     lumos global [--model credit-scoring] [--data credit] [--repeats 5] [--depth 3] [--n 100]
@@ -22,6 +23,7 @@ import click
 from .errors import InvalidArgumentError, LumosError
 
 _DEFAULT_MODEL = "tweets-sentiment"
+_DEFAULT_IMAGE_MODEL = "imagenet-efficientnet-lite0"
 
 
 def _friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -82,25 +84,41 @@ def _method_settings(cls: type, given: dict[str, int | None]) -> dict[str, int]:
 
 
 @main.command()
-@click.argument("text")
-@click.option("--model", "-m", default=_DEFAULT_MODEL, show_default=True,
-              help="Zoo model name or a directory holding a Hugging Face classifier.")
-@click.option("--method", default="ig", show_default=True, cls=_MethodOption)
+@click.argument("text", required=False)
+@click.option("--image", "image", default=None, metavar="PATH",
+              help="Explain an image file (PNG, JPEG, ...) instead of TEXT, with an image model such as "
+                   "imagenet-efficientnet-lite0.")
+@click.option("--model", "-m", default=None,
+              help=f"Zoo model name or a directory holding a Hugging Face classifier. [default: {_DEFAULT_MODEL}; "
+                   f"with --image: {_DEFAULT_IMAGE_MODEL}]")
+@click.option("--method", default=None, cls=_MethodOption)
 @click.option("--target", default=None, help="Class to explain (name or index). Default: the predicted class.")
 @click.option("--steps", default=None, type=int, help="Integration steps, for integrated_gradients (default 32).")
 @click.option("--evals", default=None, type=int,
               help="Model evaluations per explanation, for sampling methods such as lime (their n_evals).")
 @click.option("--json", "as_json", is_flag=True, help="Print the Explanation as JSON.")
+@click.option("--out", "out", default=None, metavar="PNG",
+              help="With --image: where to write the saliency overlay. [default: IMAGE-METHOD.png beside the cwd]")
 @_friendly_errors
-def explain(text: str, model: str, method: str, target: str | None, steps: int | None, evals: int | None,
-            as_json: bool) -> None:
-    """Explain the model's decision on TEXT."""
+def explain(text: str | None, image: str | None, model: str | None, method: str | None, target: str | None,
+            steps: int | None, evals: int | None, as_json: bool, out: str | None) -> None:
+    """Explain the model's decision on TEXT (or on an image with --image PATH)."""
     from .attribution import get_method
     from .models import as_adapter
 
-    cls = get_method(method)  # fail on a bad name or option before loading the model
+    if (text is None) == (image is None):
+        raise InvalidArgumentError("Give either TEXT or --image PATH (exactly one).")
+    if image is not None:
+        return _explain_image(image, model or _DEFAULT_IMAGE_MODEL, method or "grad_cam", target,
+                              {"--steps": steps, "--evals": evals}, as_json, out)
+    model = model or _DEFAULT_MODEL
+    cls = get_method(method or "ig")  # fail on a bad name or option before loading the model
     settings = _method_settings(cls, {"--steps": steps, "--evals": evals})
     adapter = as_adapter(model)
+    from .models import ImageAdapter
+
+    if isinstance(adapter, ImageAdapter):
+        raise InvalidArgumentError(f"The model {model!r} classifies images: pass --image PATH instead of TEXT.")
     explanation = cls(adapter, **settings).attribute(text, target=target)
     if as_json:
         click.echo(explanation.to_json(indent=2))
@@ -108,6 +126,47 @@ def explain(text: str, model: str, method: str, target: str | None, steps: int |
     from .display import print_explanation
 
     print_explanation(explanation)
+
+
+def _explain_image(path: str, model: str, method: str, target: str | None, given: dict[str, int | None],
+                   as_json: bool, out: str | None) -> None:
+    """``lumos explain --image``: explain one image file; write the map over the image as a PNG."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from .attribution import get_method
+    from .models import ImageAdapter, as_adapter
+    from .models.vision import overlay, pixel_map, read_image
+
+    cls = get_method(method)
+    settings = _method_settings(cls, given)
+    picture = read_image(path)  # a clear error for a missing file or one that is not an image
+    adapter = as_adapter(model)
+    if not isinstance(adapter, ImageAdapter):
+        raise InvalidArgumentError(f"The model {model!r} does not classify images; --image needs an image model "
+                                   f"such as {_DEFAULT_IMAGE_MODEL!r} or 'digits-cnn'.")
+    instance = cls(adapter, **settings)
+    explanation = instance.attribute(picture, target=target)
+    if as_json:
+        click.echo(explanation.to_json())
+        return
+    prepared = adapter.split_inputs(picture)[0][0]
+    masker = getattr(instance, "masker", None)
+    heat = masker.to_pixels(prepared, explanation.values) if masker is not None else pixel_map(explanation)
+    signed = bool((heat < 0).any())
+    target_path = Path(out) if out is not None else Path(f"{Path(path).stem}-{explanation.method}.png")
+    from PIL import Image
+
+    Image.fromarray(overlay(prepared, heat, signed=signed)).save(target_path)
+    top = np.argsort(-explanation.prediction)[:3]
+    click.echo(f"{adapter.name}: " + ", ".join(f"{adapter.class_names[i]} {explanation.prediction[i]:.3f}"
+                                                for i in top))
+    rows, cols = np.nonzero(heat >= np.quantile(heat, 0.9))
+    click.echo(f"{explanation.method} for {explanation.target_label!r}: top 10% of the map in rows "
+               f"{rows.min()}-{rows.max()}, columns {cols.min()}-{cols.max()} of the {adapter.image_size[0]} x "
+               f"{adapter.image_size[1]} input ({explanation.cost.seconds:.2f} s)")
+    click.echo(f"overlay written to {target_path}")
 
 
 @main.command()
