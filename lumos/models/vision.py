@@ -323,15 +323,18 @@ _MAP = np.array([[0.05, 0.03, 0.25], [0.23, 0.32, 0.55], [0.13, 0.57, 0.55], [0.
 
 
 def colorize(values: np.ndarray, *, signed: bool = False) -> np.ndarray:
-    """An (H, W) map as RGB float (H, W, 3): sequential colours, or blue-white-red when ``signed``."""
+    """An (H, W) map as RGB float (H, W, 3): sequential colours (dark blue to yellow), or blue-white-red when
+    ``signed`` (red: towards the class)."""
     v = np.asarray(values, dtype=np.float64)
+    # Colours saturate at the 99.5th percentile, so that a few extreme pixels (common in gradient maps) do not
+    # wash out the rest of the map.
     if signed:
-        scale = max(float(np.abs(v).max()), 1e-12)
+        scale = max(float(np.quantile(np.abs(v), 0.995)), 1e-12)
         t = np.clip(v / scale, -1, 1)[..., None]
         red, blue, white = np.array([0.86, 0.15, 0.15]), np.array([0.15, 0.39, 0.92]), np.ones(3)
         return np.where(t >= 0, white + t * (red - white), white - t * (blue - white))
-    lo, hi = float(v.min()), float(v.max())
-    t = (v - lo) / (hi - lo) if hi > lo else np.zeros_like(v)
+    lo, hi = float(v.min()), float(np.quantile(v, 0.995))
+    t = np.clip((v - lo) / (hi - lo), 0, 1) if hi > lo else np.zeros_like(v)
     pos = t * (len(_MAP) - 1)
     i = np.clip(np.floor(pos).astype(int), 0, len(_MAP) - 2)
     frac = (pos - i)[..., None]

@@ -168,6 +168,13 @@ def build_report(model: Any = "tweets-sentiment", *, data: str | None = None, n:
 
     n = check_int(n, "n", owner="build_report", minimum=1)
     adapter = as_adapter(model)
+    from ..models import ImageAdapter
+
+    if isinstance(adapter, ImageAdapter):  # images: saliency overlays instead of word heat lines
+        from .images import build_image_report
+
+        return build_image_report(adapter, data=data, n=n, out=out, methods=methods,
+                                  progress=progress)
     card = {"name": adapter.name, **adapter.card}
     if data is None:
         data = card.get("dataset")
