@@ -2,7 +2,7 @@
 
 from . import diagnosis, global_, zoo
 from .attention import AttentionFlow, AttentionRollout, AttentionXGradient, RawAttention, head_importance
-from .attribution import LIME, ExactShapley, GradientXInput, IntegratedGradients, KernelSHAP, Occlusion, Saliency, SmoothGrad, get_method, method_names
+from .attribution import LIME, ExactShapley, GradCAM, GradCAMPlusPlus, GradientXInput, IntegratedGradients, KernelSHAP, Occlusion, Saliency, SmoothGrad, get_method, method_names
 from .errors import (
                      InvalidArgumentError,
                      InvalidTypeError,
@@ -12,16 +12,16 @@ from .errors import (
                      UnsupportedModelError,
 )
 from .explanation import Cost, Explanation, ExplanationSet
-from .models import (CallableAdapter, ModelAdapter, SklearnAdapter, TabularTorchAdapter, TorchAdapter,
+from .models import (CallableAdapter, ImageAdapter, ModelAdapter, SklearnAdapter, TabularTorchAdapter, TorchAdapter,
                      TransformersAdapter, as_adapter, load_model)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "RawAttention", "AttentionRollout", "AttentionFlow", "AttentionXGradient", "head_importance",
-    "Saliency", "GradientXInput", "IntegratedGradients", "SmoothGrad", "LIME", "Occlusion", "ExactShapley", "KernelSHAP", "get_method", "method_names",
+    "Saliency", "GradientXInput", "IntegratedGradients", "SmoothGrad", "LIME", "Occlusion", "ExactShapley", "KernelSHAP", "GradCAM", "GradCAMPlusPlus", "get_method", "method_names",
     "Explanation", "ExplanationSet", "Cost",
-    "ModelAdapter", "TransformersAdapter", "TorchAdapter", "CallableAdapter", "SklearnAdapter", "TabularTorchAdapter", "as_adapter",
+    "ModelAdapter", "TransformersAdapter", "TorchAdapter", "CallableAdapter", "SklearnAdapter", "TabularTorchAdapter", "ImageAdapter", "as_adapter",
     "load_model", "diagnosis", "global_",
     "LumosError", "InvalidArgumentError", "InvalidTypeError", "UnknownNameError", "ModelLoadError",
     "UnsupportedModelError", "zoo", "__version__",
