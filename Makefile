@@ -27,6 +27,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ig_vs_captum.py
 	$(BIN)/python bench/shapley_vs_peers.py
 	$(BIN)/python bench/diagnose_credit.py
+	$(BIN)/python bench/gradcam_vs_captum.py
 
 clean:
 	rm -rf $(VENV) lumos-report .pytest_cache
