@@ -1,5 +1,7 @@
 """Inside the model: activations at named sites, and what each layer encodes."""
 
+from .analysis import NeuronStats, ProbeResult, Projection, neuron_stats, probe, project
 from .capture import REDUCERS, Activations, Capture, Site, capture, collect, n_layers, resolve_sites, sites
 
-__all__ = ["Site", "sites", "resolve_sites", "n_layers", "capture", "Capture", "collect", "Activations", "REDUCERS"]
+__all__ = ["Site", "sites", "resolve_sites", "n_layers", "capture", "Capture", "collect", "Activations", "REDUCERS",
+           "probe", "ProbeResult", "project", "Projection", "neuron_stats", "NeuronStats"]
