@@ -83,3 +83,18 @@ def test_zoo_mlp_gradients_aggregate_by_column():
     data = lumos.zoo.dataset("breast-cancer")
     g = aggregate_importance(lumos.IntegratedGradients(adapter).attribute(data.test.frame.iloc[:10]))
     assert len(g.overall) == 30 and g.n_explanations == 10 and "mean radius" in g.overall
+
+
+def test_text_surrogate_splits_on_words_and_reports_fidelity(tweets_model):
+    """On tweets, the surrogate splits on word presence; its paths read as words, fidelity is above chance."""
+    data = lumos.zoo.dataset("airline-tweets")
+    tree = SurrogateTree(tweets_model, max_depth=3, n_words=100).fit(list(data.train.texts[:300]))
+    assert len(tree.vocabulary_) == 100 and all(n.startswith("has '") for n in tree.feature_names)
+    test = list(data.test.texts[:150])
+    fidelity = tree.fidelity(test)
+    majority = np.bincount(tree.model_predictions(test)).max() / len(test)
+    assert majority <= fidelity <= 1.0
+    path = tree.path(test[0])
+    assert all(step.startswith(("has '", "no '")) for step in path[:-1]) and path[-1].startswith("-> ")
+    with pytest.raises(lumos.InvalidArgumentError, match="not fitted yet"):
+        SurrogateTree(tweets_model).path("late again")
