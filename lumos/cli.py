@@ -6,6 +6,8 @@
     lumos report [--model tweets-sentiment] [--data DATA] [--n 50] [--out lumos-report]
     lumos diagnose [--model credit-scoring] [--data credit] [--split test] [--slices 5] [--errors 3] [--json]
     lumos global [--model credit-scoring] [--data credit] [--repeats 5] [--depth 3] [--n 100]
+    lumos attention "the flight was late again" [--model tweets-sentiment] [--layer -1] [--json]
+    lumos layers [--model tweets-sentiment] [--data DATA] [--split validation] [--n 300] [--cv 5] [--json]
     lumos zoo list | lumos zoo build NAME
     lumos methods
 """
@@ -319,11 +321,13 @@ def _top_features(explanation: Any, k: int = 3) -> list[tuple[str, float]]:
               help="Examples explained for aggregated local importance.")
 @click.option("--method", default="occlusion", show_default=True, help="Local method aggregated.")
 @click.option("--top", default=10, show_default=True, type=int, help="Features shown.")
+@click.option("--fit-rows", default=1000, show_default=True, type=int,
+              help="Training texts the surrogate tree of a text model is fitted on (tables use the whole split).")
 @_friendly_errors
 def global_(model: str, data: str | None, split: str, repeats: int, depth: int, n_explained: int, method: str,
-            top: int) -> None:
-    """Print what drives the model over a dataset: permutation importance and a surrogate tree (tables),
-    mean |attribution| per feature or word and per class (any model)."""
+            top: int, fit_rows: int) -> None:
+    """Print what drives the model over a dataset: permutation importance (tables), a surrogate tree with its
+    fidelity and a decision path, and mean |attribution| per feature or word and per class."""
     from .attribution import get_method
     from .global_ import SurrogateTree, aggregate_importance, permutation_importance
 
@@ -335,14 +339,17 @@ def global_(model: str, data: str | None, split: str, repeats: int, depth: int, 
                    f"{result.confidence:.0%} interval over {repeats} repeats; baseline {result.baseline:.3f}):")
         for name, mean, low, high in result.ranked()[:top]:
             click.echo(f"  {name:<28} {mean:+.4f}  [{low:+.4f}, {high:+.4f}]")
-        if labelled.train is not None:
-            tree = SurrogateTree(adapter, max_depth=depth).fit(labelled.train)
-            click.echo(f"Surrogate tree (depth {depth}, fitted on the training split): fidelity "
-                       f"{tree.fidelity(labelled.inputs):.3f} on {labelled.name}")
-            click.echo(tree.rules().rstrip())
-            click.echo("Decision path of row 0: " + " | ".join(tree.path(labelled.inputs.iloc[[0]])))
-        else:
-            click.echo("Surrogate tree: no training split for a CSV file; use a zoo dataset.")
+    if labelled.train is not None:
+        train = labelled.train if table else labelled.train[:fit_rows]
+        tree = SurrogateTree(adapter, max_depth=depth).fit(train)
+        click.echo(f"Surrogate tree (depth {depth}, fitted on {len(train)} training rows"
+                   f"{'' if table else ', split on word presence'}): fidelity {tree.fidelity(labelled.inputs):.3f} "
+                   f"on {labelled.name}")
+        click.echo(tree.rules().rstrip())
+        click.echo("Decision path of example 0: " + " | ".join(
+            tree.path(labelled.inputs.iloc[[0]] if table else labelled.inputs[0])))
+    else:
+        click.echo("Surrogate tree: no training split for a CSV file; use a zoo dataset.")
     inputs = labelled.inputs.iloc[:n_explained] if table else labelled.inputs[:n_explained]
     explained = get_method(method)(adapter).attribute(inputs if table else list(inputs))
     g = aggregate_importance(explained)
@@ -352,6 +359,73 @@ def global_(model: str, data: str | None, split: str, repeats: int, depth: int, 
     for cls in sorted(g.per_class):
         words = ", ".join(f for f, *_ in g.top(5, cls=cls, min_count=1 if table else 3))
         click.echo(f"  for {cls}: {words}")
+
+
+@main.command()
+@click.argument("text")
+@click.option("--model", "-m", default=_DEFAULT_MODEL, show_default=True, help="Zoo model name or model directory.")
+@click.option("--layer", default=-1, show_default=True, type=int, help="Layer of the raw attention column.")
+@click.option("--target", default=None, help="Class explained by attention x gradient (name or index). "
+                                              "Default: the predicted class.")
+@click.option("--json", "as_json", is_flag=True, help="Print the four Explanations as JSON.")
+@_friendly_errors
+def attention(text: str, model: str, layer: int, target: str | None, as_json: bool) -> None:
+    """Attention over the tokens of TEXT: raw (one layer, mean of heads), rollout, flow, attention x gradient."""
+    from .attention import AttentionFlow, AttentionRollout, AttentionXGradient, RawAttention
+    from .models import as_adapter
+
+    adapter = as_adapter(model)
+    raw = RawAttention(adapter, layer=layer)  # validates --layer before any work
+    explained = [raw.attribute(text, target), AttentionRollout(adapter).attribute(text, target),
+                 AttentionFlow(adapter).attribute(text, target), AttentionXGradient(adapter).attribute(text, target)]
+    if as_json:
+        click.echo(json.dumps([json.loads(e.to_json()) for e in explained], indent=2))
+        return
+    first = explained[0]
+    click.echo(f"{adapter.name}: predicted {first.class_names[int(first.prediction.argmax())]} "
+               f"(p={first.prediction.max():.3f}); attention traced from the {raw.query!r} query; "
+               f"attention x gradient explains {first.target_label}")
+    click.echo(f"{'token':<16} {'attn L' + str(raw.layer):>9} {'rollout':>9} {'flow':>9} {'attn x grad':>12}")
+    for i, token in enumerate(first.features):
+        click.echo(f"{token:<16} " + " ".join(f"{e.values[i]:>{w}.4f}" for e, w in zip(explained, (9, 9, 9, 12))))
+
+
+@main.command()
+@click.option("--model", "-m", default=_DEFAULT_MODEL, show_default=True, help="Zoo model name or model directory.")
+@click.option("--data", default=None, help="Zoo dataset or CSV file with 'text' and 'label' columns. Default: the "
+                                           "zoo model's own dataset.")
+@click.option("--split", default="validation", show_default=True,
+              type=click.Choice(["train", "validation", "test"]), help="Split probed (held-out by default).")
+@click.option("--n", "n_examples", default=300, show_default=True, type=int, help="Examples used.")
+@click.option("--cv", default=5, show_default=True, type=int, help="Cross-validation folds of each probe.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@_friendly_errors
+def layers(model: str, data: str | None, split: str, n_examples: int, cv: int, as_json: bool) -> None:
+    """What each layer encodes: cross-validated linear-probe accuracy for the label and PCA variance, per layer."""
+    import numpy as np
+
+    from .errors import check_int
+    from .representation import collect, probe, project
+
+    n_examples = check_int(n_examples, "--n", minimum=2 * cv)
+    adapter, labelled = _load_for_analysis(model, data, split)
+    if not isinstance(labelled.inputs, list):
+        raise InvalidArgumentError("`lumos layers` needs a text model and text data; tables have no layers.")
+    texts, labels = list(labelled.inputs[:n_examples]), np.asarray(labelled.labels[:n_examples])
+    acts = collect(adapter, texts, progress=None)
+    result = probe(acts, labels, cv=cv, progress=None)
+    pca = project(acts, labels, method="pca")
+    if as_json:
+        out = result.to_dict()
+        for row in out["sites"]:
+            row["pca_explained_variance"] = pca[row["site"]].quality["explained_variance"]
+        click.echo(json.dumps({"data": labelled.name, "split": split, **out}, indent=2))
+        return
+    click.echo(f"Linear probes for the label on {len(texts)} examples of {labelled.name} "
+               f"({cv}-fold CV; majority class {result.chance:.3f}):")
+    click.echo(f"  {'site':<18} {'accuracy':>9} {'± std':>7}  {'PCA-2 variance':>14}")
+    for site, acc, std in zip(result.sites, result.accuracy, result.std):
+        click.echo(f"  {site:<18} {acc:>9.3f} {std:>7.3f}  {pca[site].quality['explained_variance']:>14.3f}")
 
 
 if __name__ == "__main__":  # pragma: no cover
