@@ -248,8 +248,12 @@ class ImageAdapter(GradientAdapter):
         return torch.as_tensor(np.stack(blurred), device=encoded.x.device).reshape(encoded.x.shape)
 
     def default_masker(self) -> Any:
+        """SLIC superpixels (about 50) with blurred hidden segments; for images under 32 pixels a side, where
+        superpixels degenerate to single pixels, a 4 x 4 grid of patches."""
         from ..maskers.image import ImageMasker
 
+        if min(self.image_size) < 32:
+            return ImageMasker(segments="grid", grid=4, hide="zero")
         return ImageMasker()
 
 

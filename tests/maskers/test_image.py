@@ -95,3 +95,17 @@ def test_default_masker_of_an_image_adapter_is_superpixels():
     assert isinstance(adapter.default_masker(), ImageMasker)
     e = Occlusion(adapter).attribute(picture(3), target=1)
     assert all(label.startswith("segment ") for label in e.features)
+
+
+def test_quickshift_segments_a_photo():
+    img = (lumos.zoo.dataset("skimage-photos")["chelsea"][::6, ::6] / 255.0).astype(np.float32)
+    masker = ImageMasker(segments="quickshift")
+    p = masker.prepare(img)
+    assert set(np.unique(p.state[0])) == set(range(p.n_features)) and p.n_features > 5
+    np.testing.assert_array_equal(masker.prepare(img).state[0], p.state[0])  # deterministic
+
+
+def test_small_images_default_to_grid_patches():
+    adapter = ImageAdapter(QuadrantModel(), image_size=(8, 8))
+    p = adapter.default_masker().prepare(picture(4, (8, 8, 3)))
+    assert p.n_features == 16

@@ -90,3 +90,24 @@ def test_ig_and_kernel_shap_are_complete_on_the_digits_cnn():
     for e in KernelSHAP(model, masker=masker, n_evals=200).attribute(digits):
         assert e.values.shape == (16,)
         assert e.values.sum() == pytest.approx(e.output_value - e.base_value, abs=1e-6)
+
+
+def test_every_attribution_method_runs_on_images():
+    """Every registered method that is not attention-based explains a digit: pixels for gradient methods and
+    Grad-CAM, grid patches for perturbation methods."""
+    from lumos.attribution import get_method, method_names
+
+    model = lumos.zoo.load("digits-cnn")
+    digit = lumos.zoo.dataset("digits").test.images[5]
+    settings = {"kernel_shap": {"n_evals": 64}, "lime": {"n_evals": 64}, "integrated_gradients": {"n_steps": 8},
+                "smoothgrad": {"n_samples": 4},
+                "exact_shapley": {"masker": ImageMasker(segments="grid", grid=2, hide="zero")}}  # 2^4 coalitions
+    ran = []
+    for name in method_names():
+        cls = get_method(name)
+        if cls.__module__.startswith("lumos.attention"):
+            continue
+        e = cls(model, **settings.get(name, {})).attribute(digit)
+        assert len(e.values) in (4, 16, 64) and np.isfinite(e.values).all(), name
+        ran.append(name)
+    assert {"grad_cam", "saliency", "occlusion", "kernel_shap", "exact_shapley", "lime", "smoothgrad"} <= set(ran)
