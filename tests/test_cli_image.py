@@ -54,3 +54,11 @@ def test_bad_input_is_one_line(args, message):
 def test_text_model_refuses_images(digit_png, tweets_model):
     result = CliRunner().invoke(main, ["explain", "--image", str(digit_png), "--model", "tweets-sentiment"])
     assert result.exit_code == 2 and "does not classify images" in result.output
+
+
+def test_zoo_list_and_build_know_the_image_models():
+    result = CliRunner().invoke(main, ["zoo", "list"])
+    assert result.exit_code == 0, result.output
+    assert "imagenet-efficientnet-lite0 ready" in result.output and "skimage-photos" in result.output
+    built = CliRunner().invoke(main, ["zoo", "build", "imagenet-efficientnet-lite0"])
+    assert built.exit_code == 0 and "ready (shipped weights" in built.output
