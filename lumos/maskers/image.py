@@ -112,10 +112,15 @@ class ImageMasker(Masker):
         return blur(image)
 
     def prepare(self, example: Any) -> Prepared:
-        image = np.asarray(example, dtype=np.float32)
-        if image.ndim != 3 or image.shape[-1] not in (1, 3):
-            raise InvalidArgumentError(f"ImageMasker expects images of shape (H, W, C) with C in 1 or 3 (the "
-                                       f"image adapter prepares them). Got {image.shape}.")
+        """Segment one image: an (H, W[, C]) array (uint8, or floats in [0, 1]), a PIL image or a path. The image
+        adapter's prepared images (already at the model's size) are used as they are."""
+        from ..models.vision import to_image
+
+        raw = np.asarray(example) if isinstance(example, np.ndarray) else example
+        channels = raw.shape[-1] if isinstance(raw, np.ndarray) and raw.ndim == 3 and raw.shape[-1] in (1, 3) else 3
+        if isinstance(raw, np.ndarray) and raw.ndim == 2:
+            channels = 1
+        image = to_image(example, channels=channels, owner="ImageMasker")
         labels = self.segment(image)
         k = int(labels.max()) + 1
         return Prepared(example=image, labels=tuple(f"segment {i}" for i in range(k)),

@@ -217,6 +217,10 @@ class ImageAdapter(GradientAdapter):
 
     def predict(self, examples: Sequence[np.ndarray], *, batch_size: int | None = None) -> np.ndarray:
         batch_size = batch_size or self.batch_size
+        shape = (*self.image_size, self.channels)
+        # Prepared images pass as they are; anything else (a raw photo from a masker) is prepared first.
+        examples = [e if isinstance(e, np.ndarray) and e.shape == shape and e.dtype == np.float32 else self.prepare(e)
+                    for e in examples]
         parts = []
         with torch.inference_mode():
             for start in range(0, len(examples), batch_size):
