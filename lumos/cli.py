@@ -307,6 +307,18 @@ def diagnose(model: str, data: str | None, split: str, top_k: int, n_errors: int
     click.echo(f"({result.seconds:.1f} s)")
 
 
+def _first_rows(labelled: Any, rows: int) -> Any:
+    """The first ``rows`` held-out examples of ``labelled``."""
+    import dataclasses
+
+    from .errors import check_int
+
+    rows = check_int(rows, "--rows", minimum=1)
+    inputs = labelled.inputs.iloc[:rows] if hasattr(labelled.inputs, "iloc") else labelled.inputs[:rows]
+    return dataclasses.replace(labelled, inputs=inputs, labels=labelled.labels[:rows],
+                               name=f"{labelled.name}, first {min(rows, len(labelled.labels))}")
+
+
 def _top_features(explanation: Any, k: int = 3) -> list[tuple[str, float]]:
     if explanation is None:
         return []
@@ -327,11 +339,12 @@ def _top_features(explanation: Any, k: int = 3) -> list[tuple[str, float]]:
               help="Examples explained for aggregated local importance.")
 @click.option("--method", default="occlusion", show_default=True, help="Local method aggregated.")
 @click.option("--top", default=10, show_default=True, type=int, help="Features shown.")
+@click.option("--rows", default=None, type=int, help="Use only the first ROWS held-out examples (default: all).")
 @click.option("--fit-rows", default=1000, show_default=True, type=int,
               help="Training texts the surrogate tree of a text model is fitted on (tables use the whole split).")
 @_friendly_errors
 def global_(model: str, data: str | None, split: str, repeats: int, depth: int, n_explained: int, method: str,
-            top: int, fit_rows: int) -> None:
+            top: int, rows: int | None, fit_rows: int) -> None:
     """Print what drives the model over a dataset: permutation importance (tables), a surrogate tree with its
     fidelity and a decision path, and mean |attribution| per feature or word and per class."""
     from .attribution import get_method
@@ -339,6 +352,8 @@ def global_(model: str, data: str | None, split: str, repeats: int, depth: int, 
 
     adapter, labelled = _load_for_analysis(model, data, split)
     table = not isinstance(labelled.inputs, list)
+    if rows is not None:
+        labelled = _first_rows(labelled, rows)
     if table:
         result = permutation_importance(adapter, labelled.inputs, labelled.labels, n_repeats=repeats, progress=None)
         click.echo(f"Permutation importance on {labelled.name} (accuracy drop, mean and "

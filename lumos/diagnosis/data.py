@@ -15,7 +15,8 @@ __all__ = ["Labelled", "load_labelled"]
 
 @dataclass(frozen=True)
 class Labelled:
-    """``inputs`` (a list of texts or a DataFrame) with integer ``labels``; ``train`` rows where known."""
+    """``inputs`` (a list of texts or a DataFrame) with integer ``labels``; ``train`` inputs (the zoo dataset's
+    training split) where known."""
 
     name: str
     inputs: Any
@@ -49,7 +50,7 @@ def load_labelled(data: str, class_names: Sequence[str], *, split: str = "test",
                                        f"{tuple(class_names)}.")
         part = ds.split(split)
         inputs = part.frame if hasattr(part, "frame") else list(part.texts)
-        train = ds.train.frame if hasattr(ds.train, "frame") else None
+        train = ds.train.frame if hasattr(ds.train, "frame") else list(ds.train.texts)
         return Labelled(f"{data} ({split})", inputs, np.asarray(part.labels), train)
     path = Path(data).expanduser()
     if not path.is_file() or path.suffix.lower() != ".csv":

@@ -48,5 +48,14 @@ def test_global_prints_importance_and_surrogate_fidelity():
     """`lumos global` shows permutation intervals, the surrogate's fidelity and a decision path."""
     result = CliRunner().invoke(main, ["global", "-m", "breast-cancer-gbm", "--repeats", "2", "--n", "5"])
     assert result.exit_code == 0, result.output
-    assert "fidelity" in result.output and "Decision path of row 0" in result.output
+    assert "fidelity" in result.output and "Decision path of example 0" in result.output
     assert "Mean |occlusion| over 5 explanations" in result.output
+
+
+def test_global_on_the_text_model_fits_a_word_surrogate():
+    """On tweets, `lumos global` skips permutation importance and fits a word-presence surrogate."""
+    result = CliRunner().invoke(main, ["global", "-m", "tweets-sentiment", "--split", "validation", "--n", "3",
+                                       "--fit-rows", "60", "--depth", "2", "--method", "saliency"])
+    assert result.exit_code == 0, result.output
+    assert "Permutation importance" not in result.output
+    assert "fitted on 60 training rows, split on word presence" in result.output and "fidelity" in result.output
