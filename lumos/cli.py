@@ -4,6 +4,7 @@
                   [--steps N] [--evals N] [--json]
     lumos explain --image photo.png [--model imagenet-efficientnet-lite0] [--method grad_cam] [--out map.png]
     lumos report [--model tweets-sentiment] [--data DATA] [--n 50] [--out lumos-report]
+    lumos evaluate [--model tweets-sentiment] [--data DATA] [--methods a,b] [--n 100] [--sanity-n 3] [--json]
     lumos diagnose [--model credit-scoring] [--data credit] [--split test] [--slices 5] [--errors 3] [--json]
     lumos global [--model credit-scoring] [--data credit] [--repeats 5] [--depth 3] [--n 100]
     lumos attention "the flight was late again" [--model tweets-sentiment] [--layer -1] [--json]
@@ -188,6 +189,57 @@ def report(model: str, data: str | None, n: int, out: str, methods: str | None) 
     names = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
     path = build_report(model, data=data, n=n, out=out, methods=names, progress=True)
     click.echo(f"Report written to {path}")
+
+
+@main.command()
+@click.option("--model", "-m", default=_DEFAULT_MODEL, show_default=True,
+              help="Zoo model name or a directory holding a Hugging Face classifier.")
+@click.option("--data", default=None, help="Zoo dataset name or CSV file with 'text' and 'label' columns. "
+              "Default: the zoo model's own held-out split.")
+@click.option("--methods", default=None, help="Comma-separated method names. Default: the report's methods "
+              "(gradient and perturbation methods); a random baseline is always added.")
+@click.option("--n", default=100, show_default=True, type=int, help="Held-out texts to evaluate on (the first n).")
+@click.option("--sanity-n", default=3, show_default=True, type=int,
+              help="Texts for the model-randomization check (0 skips it).")
+@click.option("--sensitivity-n", default=5, show_default=True, type=int,
+              help="Texts for max-sensitivity (0 skips it).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of tables.")
+@_friendly_errors
+def evaluate(model: str, data: str | None, methods: str | None, n: int, sanity_n: int, sensitivity_n: int,
+             as_json: bool) -> None:
+    """Measure which explanation can be trusted: every method x every quality metric, ranked."""
+    from .errors import check_int
+    from .metrics import evaluate as run_evaluation
+    from .models import as_adapter
+    from .report.data import load_labelled_texts
+
+    check_int(n, "--n", minimum=1)
+    names = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
+    if names:
+        from .attribution import get_method
+
+        for name in names:
+            get_method(name)  # fail on a bad name before loading the model
+    adapter = as_adapter(model)
+    data = data or adapter.card.get("dataset")
+    if data is None:
+        raise InvalidArgumentError("The '--data' option is required for a model outside the zoo: a CSV file with "
+                                   "'text' and 'label' columns.")
+    labelled = load_labelled_texts(data, adapter.class_names)
+    result = run_evaluation(adapter, list(labelled.texts[:n]), methods=names, n_sanity=sanity_n,
+                            n_sensitivity=sensitivity_n, data_name=labelled.name, progress=None)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+        return
+    from rich.console import Console
+
+    from .metrics.evaluate import render_ranking, render_table
+
+    console = Console(width=max(Console().width, 200))
+    console.print(render_table(result))
+    console.print(render_ranking(result))
+    console.print(f"{result.n} texts, {len(result.methods)} methods, {result.seconds:.0f} s in all.",
+                  markup=False)
 
 
 @main.command()

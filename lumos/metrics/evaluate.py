@@ -153,8 +153,8 @@ class EvaluationResult:
 
 
 def evaluate(model: Any, texts: Sequence[str], *, methods: Sequence[str] | Mapping[str, Any] | None = None,
-             baseline: bool = True, n_sanity: int = 5, n_sensitivity: int = 10, rationales: Sequence[Any] | None = None,
-             max_steps: int = 20, n_subsets: int = 20, seed: int = 0, batch_size: int = 64,
+             baseline: bool = True, n_sanity: int = 3, n_sensitivity: int = 5, rationales: Sequence[Any] | None = None,
+             max_steps: int = 10, n_subsets: int = 10, seed: int = 0, batch_size: int = 64,
              data_name: str = "texts", progress: bool | None = None) -> EvaluationResult:
     """Explain ``texts`` with every method and measure every explanation-quality metric.
 
@@ -172,11 +172,15 @@ def evaluate(model: Any, texts: Sequence[str], *, methods: Sequence[str] | Mappi
         (:func:`lumos.report.build.default_methods`) with the report's settings.
     baseline : bool, default True
         Add the random attribution (:class:`~lumos.metrics.RandomAttribution`) as the chance level.
-    n_sanity, n_sensitivity : int, default 5 and 10
-        Texts for the randomization check and for max-sensitivity (0 skips them).
+    n_sanity, n_sensitivity : int, default 3 and 5
+        Texts for the randomization check and for max-sensitivity (0 skips them); sensitivity uses 3 word-drop
+        perturbations per text.
+    max_steps, n_subsets : int, default 10 and 10
+        Curve points and random subsets per text (fewer than the metric functions' defaults: evaluate runs
+        every method on every text).
     rationales : sequence, optional
         One human rationale per text (highlighted words or a 0/1 word mask): adds AUPRC and F1.
-    max_steps, n_subsets, seed, batch_size : see :func:`~lumos.metrics.faithfulness` and
+    seed, batch_size : see :func:`~lumos.metrics.faithfulness` and
         :func:`~lumos.metrics.faithfulness_correlation`.
 
     Returns
@@ -227,7 +231,8 @@ def evaluate(model: Any, texts: Sequence[str], *, methods: Sequence[str] | Mappi
         ev.per_example["complexity"] = complexity(explanations)
         ev.per_example["sparseness"] = sparseness(explanations)
         if n_sensitivity:
-            ev.per_example["max_sensitivity"] = max_sensitivity(method, explanations[:n_sensitivity], seed=seed)
+            ev.per_example["max_sensitivity"] = max_sensitivity(method, explanations[:n_sensitivity],
+                                                              n_perturbations=3, seed=seed)
         if n_sanity and getattr(adapter, "model", None) is not None:
             ev.sanity = model_randomization(method, texts[:n_sanity], target=[e.target for e in explanations[:n_sanity]],
                                             seed=seed)

@@ -171,6 +171,7 @@ def model_randomization(method: Any, inputs: Any, *, target: Any = None, layers:
                                    f"(e.g. lumos.Saliency(model)). Got {type(method).__name__}.")
     threshold = check_float(threshold, "threshold", owner=owner, minimum=-1, maximum=1)
     check_int(seed, "seed", owner=owner, minimum=0)
+    clone = _clone_adapter(adapter)  # first: a model without a torch module fails before any work
     examples, _ = adapter.split_inputs(inputs)
     masker = masker if masker is not None else adapter.default_masker()
     original = list(method.attribute(examples, target=target))
@@ -178,7 +179,6 @@ def model_randomization(method: Any, inputs: Any, *, target: Any = None, layers:
     prepared = [masker.prepare(x) for x in examples]
     before = [_values(e, p) for e, p in zip(original, prepared)]
 
-    clone = _clone_adapter(adapter)
     groups = layer_groups(clone.model)
     if layers is not None:
         groups = groups[:check_int(layers, "layers", owner=owner, minimum=1, maximum=len(groups))]
