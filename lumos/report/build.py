@@ -89,6 +89,8 @@ class ReportData:
     notes: list[str] = field(default_factory=list)
     #: Errors and slices, calibration and global importance (see :mod:`lumos.report.sections`).
     diagnosis: dict[str, Any] | None = None
+    #: Attention and representations of transformer models (see :mod:`lumos.report.inside`).
+    inside: dict[str, Any] | None = None
 
 
 _CARD_LABELS = {
@@ -217,10 +219,14 @@ def build_report(model: Any = "tweets-sentiment", *, data: str | None = None, n:
 
     diagnosis = diagnosis_section(adapter, labelled.texts, np.asarray(labelled.labels), probs, results, instances,
                                   example_rows=_example_rows)
+    from .inside import inside_section
+
+    inside = inside_section(adapter, labelled.texts, np.asarray(labelled.labels), probs, _example_rows)
     report = ReportData(
         title=f"lumos report: {card.get('name', adapter.name)}",
         generated=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         version=__version__, card=_card_rows(card), evaluation=evaluation, methods=summaries, examples=examples, notes=notes, diagnosis=diagnosis,
+        inside=inside,
     )
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

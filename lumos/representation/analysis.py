@@ -200,8 +200,10 @@ def _lda(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, dict[str,
     k = min(2, len(np.unique(y)) - 1, x.shape[1])
     if k < 1:
         raise InvalidArgumentError("The 'labels' parameter of project needs at least two classes for LDA.")
-    lda = LinearDiscriminantAnalysis(n_components=k, solver="eigen", shrinkage="auto")
-    coords = lda.fit(x, y).transform(x)
+    try:  # shrinkage keeps the within-class covariance invertible when D is large against n
+        coords = LinearDiscriminantAnalysis(n_components=k, solver="eigen", shrinkage="auto").fit(x, y).transform(x)
+    except np.linalg.LinAlgError:  # degenerate classes (e.g. repeated rows): the SVD solver copes
+        coords = LinearDiscriminantAnalysis(n_components=k, solver="svd").fit(x, y).transform(x)
     if k < 2:
         coords = np.column_stack([coords, np.zeros(len(coords))])
     return coords, {}
