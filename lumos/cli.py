@@ -3,7 +3,7 @@
     lumos explain "the flight was late again" [--model tweets-sentiment] [--method ig] [--target CLASS]
                   [--steps N] [--evals N] [--json]
     lumos explain --image photo.png [--model imagenet-efficientnet-lite0] [--method grad_cam] [--out map.png]
-    lumos report [--model tweets-sentiment] [--data DATA] [--n 50] [--out lumos-report]
+    lumos report [--model tweets-sentiment] [--data DATA] [--n 50] [--out lumos-report] [--quality N]
     lumos evaluate [--model tweets-sentiment] [--data DATA] [--methods a,b] [--n 100] [--sanity-n 3] [--json]
     lumos diagnose [--model credit-scoring] [--data credit] [--split test] [--slices 5] [--errors 3] [--json]
     lumos global [--model credit-scoring] [--data credit] [--repeats 5] [--depth 3] [--n 100]
@@ -181,13 +181,16 @@ def _explain_image(path: str, model: str, method: str, target: str | None, given
 @click.option("--out", default="lumos-report", show_default=True, help="Output directory.")
 @click.option("--methods", default=None, help="Comma-separated method names. Default: the gradient methods and the "
               "perturbation methods (occlusion, lime, ...) that are registered.")
+@click.option("--quality", "quality_n", default=0, show_default=True, type=int,
+              help="Texts for the 'Explanation quality' section (every method x metric, as `lumos evaluate`); "
+                   "0 leaves it out.")
 @_friendly_errors
-def report(model: str, data: str | None, n: int, out: str, methods: str | None) -> None:
+def report(model: str, data: str | None, n: int, out: str, methods: str | None, quality_n: int) -> None:
     """Write the offline HTML report (OUT/index.html)."""
     from .report import build_report
 
     names = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
-    path = build_report(model, data=data, n=n, out=out, methods=names, progress=True)
+    path = build_report(model, data=data, n=n, out=out, methods=names, progress=True, quality_n=quality_n)
     click.echo(f"Report written to {path}")
 
 

@@ -89,6 +89,8 @@ class ReportData:
     notes: list[str] = field(default_factory=list)
     #: Errors and slices, calibration and global importance (see :mod:`lumos.report.sections`).
     diagnosis: dict[str, Any] | None = None
+    #: Explanation quality: metrics table, ranking, curves, sanity plot (see :mod:`lumos.report.quality`).
+    quality: dict[str, Any] | None = None
     #: Attention and representations of transformer models (see :mod:`lumos.report.inside`).
     inside: dict[str, Any] | None = None
 
@@ -153,7 +155,7 @@ def _mean_diagnostics(explained: ExplanationSet) -> dict[str, float]:
 
 def build_report(model: Any = "tweets-sentiment", *, data: str | None = None, n: int = 50,
                  out: str | Path = "lumos-report", methods: Sequence[str] | None = None,
-                 batch_size: int = 64, progress: bool | None = None) -> Path:
+                 batch_size: int = 64, progress: bool | None = None, quality_n: int = 0) -> Path:
     """Explain ``n`` held-out examples with each method and write ``out/index.html``.
 
     Parameters
@@ -164,6 +166,9 @@ def build_report(model: Any = "tweets-sentiment", *, data: str | None = None, n:
         Examples explained (the first ``n`` of the held-out data, so runs are comparable).
     out : path, default "lumos-report"
     methods : names of attribution methods, default :func:`default_methods`
+    quality_n : int, default 0
+        Texts (the first ``quality_n``) for the "Explanation quality" section (:func:`lumos.metrics.evaluate`
+        with every method; 0 leaves the section out, as it re-runs each method several times).
     """
     from .. import __version__
     from .render import render_report
@@ -222,7 +227,15 @@ def build_report(model: Any = "tweets-sentiment", *, data: str | None = None, n:
     from .inside import inside_section
 
     inside = inside_section(adapter, labelled.texts, np.asarray(labelled.labels), probs, _example_rows)
+    quality = None
+    if check_int(quality_n, "quality_n", owner="build_report", minimum=0):
+        from ..metrics import evaluate
+        from .quality import quality_section
+
+        quality = quality_section(evaluate(adapter, list(labelled.texts[:quality_n]), methods=instances,
+                                           data_name=labelled.name, batch_size=batch_size, progress=progress))
     report = ReportData(
+        quality=quality,
         title=f"lumos report: {card.get('name', adapter.name)}",
         generated=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         version=__version__, card=_card_rows(card), evaluation=evaluation, methods=summaries, examples=examples, notes=notes, diagnosis=diagnosis,
