@@ -55,10 +55,12 @@ def aligned_values(explanation: Explanation, prepared: Prepared, owner: str) -> 
         "with (e.g. TextMasker(granularity='tokens') for word pieces).")
 
 
-def example_rng(seed: int, adapter: ModelAdapter, example: Any) -> np.random.Generator:
-    """A generator seeded by ``seed`` and the example's content: the same draws wherever it stands."""
+def example_rng(seed: int, adapter: ModelAdapter, example: Any, stream: int = 0) -> np.random.Generator:
+    """A generator seeded by ``seed``, the example's content and ``stream``: the same draws wherever the
+    example stands. Each metric draws from its own stream, so that its draws are independent of the random
+    baseline's values (same seed, same example)."""
     digest = hashlib.sha256(adapter.fingerprint(example)).digest()
-    return np.random.default_rng([seed, *np.frombuffer(digest, dtype=np.uint32).tolist()])
+    return np.random.default_rng([seed, stream, *np.frombuffer(digest, dtype=np.uint32).tolist()])
 
 
 class MaskedGame:

@@ -179,7 +179,7 @@ def faithfulness(model: Any, explanations: Any, *, inputs: Sequence[Any] | None 
         n = prepared.n_features
         if n == 0:
             raise InvalidArgumentError(f"{owner}: an explanation of {e.text!r} has no features.")
-        order = _order(values, example_rng(seed, adapter, prepared.example))
+        order = _order(values, example_rng(seed, adapter, prepared.example, stream=1))
         grid = np.unique(np.round(np.linspace(0, n, min(n, max_steps) + 1)).astype(int))
         ks = np.array([int(np.ceil(q * n)) for q in fractions])
         counts = np.unique(np.concatenate([grid, n - grid, ks, n - ks]))  # symmetric: j and n - j
@@ -263,7 +263,7 @@ def faithfulness_correlation(model: Any, explanations: Any, *, inputs: Sequence[
         prepared = masker.prepare(example)
         values = aligned_values(e, prepared, owner)
         n = prepared.n_features
-        rng = example_rng(seed, adapter, prepared.example)
+        rng = example_rng(seed, adapter, prepared.example, stream=2)
         size = int(np.ceil(subset_fraction * n))
         masks = np.ones((n_subsets + 1, n), dtype=bool)  # row 0: the full input
         for i in range(1, n_subsets + 1):

@@ -110,7 +110,7 @@ def max_sensitivity(method: Any, explanations: Any, *, n_perturbations: int = 5,
         if len(words) < 2 or len(_WORD.findall(e.text)) != len(words):
             continue  # truncated or too short: no aligned perturbation
         base = aligned_values(e, prepared, owner)
-        rng = example_rng(seed, adapter, e.text)
+        rng = example_rng(seed, adapter, e.text, stream=3)
         n_drop = min(max(1, round(drop_fraction * len(words))), len(words) - 1)
         for _ in range(n_perturbations):
             keep = np.sort(rng.choice(len(words), size=len(words) - n_drop, replace=False))

@@ -64,3 +64,19 @@ def test_cli_evaluate_json_and_errors(tweets_model):
     table = runner.invoke(main, ["evaluate", "--n", "2", "--methods", "saliency", "--sanity-n", "0",
                                  "--sensitivity-n", "0"])
     assert table.exit_code == 0 and "faithfulness gap" in table.output and "Which explanation" in table.output
+
+
+def test_report_quality_section_renders_escaped_svg(result):
+    """The report section holds the table, the ranking and three inline SVG plots (deletion, insertion,
+    randomization) with no script; a method name with markup is escaped in the plots."""
+    from types import SimpleNamespace
+
+    from lumos.report.quality import line_plot_svg, quality_section
+    from lumos.report.render import _env
+
+    section = quality_section(result)
+    html = _env.get_template("quality.html").render(r=SimpleNamespace(quality=section))
+    assert html.count("<svg") == 3 and "<script" not in html
+    assert "Cascading randomization" in html and "occlusion" in html
+    svg = line_plot_svg([("<b>x</b>", [0, 1], [0.2, float("nan")])], title="t<", x_label="a&b", y_label="y")
+    assert "<b>" not in svg and "&lt;b&gt;x&lt;/b&gt;" in svg and "t&lt;" in svg and "a&amp;b" in svg

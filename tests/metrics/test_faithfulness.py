@@ -141,3 +141,17 @@ def test_errors_name_the_argument(setting):
         faithfulness(setting["adapter"], setting["true"], masker=setting["masker"])
     with pytest.raises(lumos.InvalidTypeError, match="'explanations' parameter"):
         faithfulness(setting["adapter"], "not explanations", masker=setting["masker"])
+
+
+def test_random_baseline_is_at_chance(setting):
+    """lumos's RandomAttribution (seeded by the example, like the metrics' own draws) is uncorrelated with the
+    output drops of the metric's random subsets and has a gap near 0: the metric's draws are independent."""
+    from lumos.metrics import RandomAttribution
+
+    rand = RandomAttribution(setting["adapter"], masker=setting["masker"]).attribute(np.stack(setting["x"]), target=1)
+    kw = dict(inputs=setting["x"], masker=setting["masker"])
+    corr = faithfulness_correlation(setting["adapter"], rand, output="logit", **kw)
+    mean, half, _ = mean_ci(corr)
+    assert abs(mean) < max(half, 0.15)
+    gaps = [r.gap for r in faithfulness(setting["adapter"], rand, **kw)]
+    assert abs(np.mean(gaps)) <= mean_ci(gaps)[1]
