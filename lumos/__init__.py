@@ -1,6 +1,6 @@
 """lumos: see why a neural classifier decides what it decides, and whether the explanation can be trusted."""
 
-from . import diagnosis, global_, maskers, zoo
+from . import diagnosis, global_, maskers, metrics, zoo
 from .attention import AttentionFlow, AttentionRollout, AttentionXGradient, RawAttention, head_importance
 from .attribution import LIME, ExactShapley, GradCAM, GradCAMPlusPlus, GradientXInput, IntegratedGradients, KernelSHAP, Occlusion, Saliency, SmoothGrad, get_method, method_names
 from .errors import (
@@ -24,5 +24,5 @@ __all__ = [
     "ModelAdapter", "TransformersAdapter", "TorchAdapter", "CallableAdapter", "SklearnAdapter", "TabularTorchAdapter", "ImageAdapter", "as_adapter",
     "load_model", "diagnosis", "global_", "maskers",
     "LumosError", "InvalidArgumentError", "InvalidTypeError", "UnknownNameError", "ModelLoadError",
-    "UnsupportedModelError", "zoo", "__version__",
+    "UnsupportedModelError", "zoo", "metrics", "__version__",
 ]
