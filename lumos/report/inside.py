@@ -61,6 +61,10 @@ def inside_section(adapter: Any, texts: Sequence[str], labels: np.ndarray, probs
     attention = [{"text": t, "rows": example_rows({name: res[i] for name, res in explained.items()}),
                   "matrix": _attention_matrix(adapter, t)} for i, t in enumerate(chosen)]
     k = min(n_probe, len(texts))
+    if k < 10:
+        notes.append(f"Probes and projections left out: {k} held-out examples are too few (at least 10 are needed).")
+        return {"attention": attention, "query": methods["rollout"].query, "n": k, "cv": cv, "probe": None,
+                "views": [], "classes": [], "notes": notes}
     used, y = list(texts[:k]), np.asarray(labels[:k])
     correct = probs[:k].argmax(1) == y
     acts = collect(adapter, used)

@@ -189,9 +189,14 @@ def project(activations: Activations | Mapping[str, np.ndarray], labels: Sequenc
 def _pca(x: np.ndarray, y: Any, seed: int) -> tuple[np.ndarray, dict[str, float]]:
     from sklearn.decomposition import PCA
 
-    pca = PCA(n_components=2, random_state=seed)
-    coords = pca.fit_transform(x)
+    pca = PCA(n_components=min(2, *x.shape), random_state=seed)
+    coords = _two_columns(pca.fit_transform(x))
     return coords, {"explained_variance": float(pca.explained_variance_ratio_.sum())}
+
+
+def _two_columns(coords: np.ndarray) -> np.ndarray:
+    """Pad a projection with fewer than two axes (two classes for LDA, one example for PCA) with zeros."""
+    return coords if coords.shape[1] >= 2 else np.column_stack([coords, np.zeros((len(coords), 2 - coords.shape[1]))])
 
 
 def _lda(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, dict[str, float]]:
@@ -204,9 +209,7 @@ def _lda(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, dict[str,
         coords = LinearDiscriminantAnalysis(n_components=k, solver="eigen", shrinkage="auto").fit(x, y).transform(x)
     except np.linalg.LinAlgError:  # degenerate classes (e.g. repeated rows): the SVD solver copes
         coords = LinearDiscriminantAnalysis(n_components=k, solver="svd").fit(x, y).transform(x)
-    if k < 2:
-        coords = np.column_stack([coords, np.zeros(len(coords))])
-    return coords, {}
+    return _two_columns(coords), {}
 
 
 def _autoencoder(x: np.ndarray, y: Any, seed: int, epochs: int = 200) -> tuple[np.ndarray, dict[str, float]]:
