@@ -126,7 +126,8 @@ API_ERRORS = [
     (lambda m: Saliency(m).attribute(["late", "again"], target=[0]), InvalidArgumentError,
      r"The 'target' parameter of Saliency must be one target or one per input \(2\)\. Got 1\."),
     (lambda m: lumos.load_model("/no/such/dir"), ModelLoadError,
-     r"The 'model' argument '/no/such/dir' is neither a zoo model \('tweets-sentiment'\) nor a directory"),
+     r"The 'model' argument '/no/such/dir' is neither a zoo model \('tweets-sentiment', .*'digits-cnn'\) nor a "
+     r"directory holding a Hugging Face model\."),
     (lambda m: IntegratedGradients(m, n_steps=0), InvalidArgumentError,
      r"^The 'n_steps' parameter of IntegratedGradients must be an int >= 1\. Got 0\.$"),
     (lambda m: IntegratedGradients(m, n_steps=2.5), InvalidTypeError,
@@ -157,7 +158,7 @@ API_ERRORS = [
     pytest.param(lambda m: Saliency(lumos.as_adapter(_black_box, class_names=["no", "yes"])),
                  UnsupportedModelError, r"Saliency needs gradients"),
     (lambda m: lumos.zoo.load("nope"), UnknownNameError,
-     r"The 'name' of a zoo model must be one of 'tweets-sentiment'\. Got 'nope'\."),
+     r"The 'name' of a zoo model must be one of 'tweets-sentiment', .*'credit-scoring'.*\. Got 'nope'\."),
 ]
 
 

@@ -1,8 +1,9 @@
 """Ready models and datasets that ship inside installable packages, so every demo and test runs offline.
 
 >>> from lumos import zoo
->>> zoo.names()
-('tweets-sentiment', 'breast-cancer-gbm', 'breast-cancer-mlp', 'credit-scoring')
+>>> zoo.names()  # doctest: +NORMALIZE_WHITESPACE
+('tweets-sentiment', 'breast-cancer-gbm', 'breast-cancer-mlp', 'credit-scoring', 'imagenet-efficientnet-lite0',
+ 'digits-cnn')
 >>> data = zoo.dataset("airline-tweets")                    # doctest: +SKIP
 >>> model = zoo.load("tweets-sentiment")                    # doctest: +SKIP
 
