@@ -15,9 +15,10 @@ import torch
 from torch import nn
 
 from ..engine import track
-from ..errors import InvalidArgumentError, UnsupportedModelError, check_float, check_int
+from ..errors import InvalidArgumentError, check_float, check_int
 from ..explanation import Explanation
 from ..maskers import Prepared
+from ..models.base import clone_adapter
 from ._common import aligned_values, mean_ci, spearman
 
 __all__ = ["SanityResult", "model_randomization", "layer_groups"]
@@ -119,16 +120,6 @@ def _randomize(module: nn.Module, names: Sequence[str], generator: torch.Generat
             p.copy_(p.mean() + std * noise)
 
 
-def _clone_adapter(adapter: Any) -> Any:
-    """A deep copy of the adapter's torch module(s), sharing everything else (tokenizer, names)."""
-    model = getattr(adapter, "model", None)
-    if not isinstance(model, nn.Module):
-        raise UnsupportedModelError(f"model_randomization needs a PyTorch model to randomize; the "
-                                    f"{type(adapter).__name__} for {adapter.name!r} holds none.")
-    memo = {id(v): v for v in vars(adapter).values() if not isinstance(v, (nn.Module, torch.Tensor))}
-    return copy.deepcopy(adapter, memo)
-
-
 def model_randomization(method: Any, inputs: Any, *, target: Any = None, layers: int | None = None,
                         threshold: float = 0.5, seed: int = 0, masker: Any = None,
                         progress: bool | None = None) -> SanityResult:
@@ -171,7 +162,7 @@ def model_randomization(method: Any, inputs: Any, *, target: Any = None, layers:
                                    f"(e.g. lumos.Saliency(model)). Got {type(method).__name__}.")
     threshold = check_float(threshold, "threshold", owner=owner, minimum=-1, maximum=1)
     check_int(seed, "seed", owner=owner, minimum=0)
-    clone = _clone_adapter(adapter)  # first: a model without a torch module fails before any work
+    clone = clone_adapter(adapter, owner=owner)  # first: a model without a torch module fails before any work
     examples, _ = adapter.split_inputs(inputs)
     masker = masker if masker is not None else adapter.default_masker()
     original = list(method.attribute(examples, target=target))

@@ -17,7 +17,7 @@ import torch
 
 from ..errors import InvalidArgumentError, UnsupportedModelError
 
-__all__ = ["ModelAdapter", "GradientAdapter", "Encoded", "FeatureInfo"]
+__all__ = ["ModelAdapter", "GradientAdapter", "Encoded", "FeatureInfo", "clone_adapter"]
 
 
 @dataclass(frozen=True)
@@ -86,6 +86,9 @@ class ModelAdapter(abc.ABC):
     name: str = "model"
     #: Facts for the report's model card (description, training data, held-out accuracy, ...).
     card: Mapping[str, Any] = MappingProxyType({})
+    #: What :mod:`lumos.compression` did to the model, oldest step first (each a dict with a ``method``);
+    #: empty for an original model.
+    compression: tuple[dict[str, Any], ...] = ()
 
     @abc.abstractmethod
     def split_inputs(self, inputs: Any) -> tuple[list[Any], bool]:
@@ -182,6 +185,21 @@ class GradientAdapter(ModelAdapter):
     def reduce(self, attribution: torch.Tensor) -> torch.Tensor:
         """Sum an attribution of shape (B, T, ...) to one value per position, shape (B, T)."""
         return attribution.reshape(attribution.shape[0], attribution.shape[1], -1).sum(-1)
+
+
+def clone_adapter(adapter: ModelAdapter, *, owner: str) -> ModelAdapter:
+    """A copy of ``adapter`` with its own deep copy of the torch module, sharing everything else (tokenizer,
+    names, background data): what an analysis that changes a model (randomizes, prunes, quantizes) works on,
+    so that the original is never modified."""
+    import copy
+
+    from torch import nn
+
+    if not isinstance(getattr(adapter, "model", None), nn.Module):
+        raise UnsupportedModelError(f"{owner} needs a PyTorch model to change; the {type(adapter).__name__} for "
+                                    f"{adapter.name!r} holds none.")
+    memo = {id(v): v for v in vars(adapter).values() if not isinstance(v, (nn.Module, torch.Tensor))}
+    return copy.deepcopy(adapter, memo)
 
 
 # -- registry ---------------------------------------------------------------------------------------------
