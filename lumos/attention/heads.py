@@ -24,7 +24,8 @@ class HeadImportance:
     ----------
     score_drop : ndarray (layers, heads)
         Mean over examples of ``f(x) - f_ablated(x)``, ``f`` the logit of the class predicted by the intact
-        model. Positive: the head supports the decision.
+        model. Positive: the head supports the decision. NaN for heads a layer does not have (a model whose
+        heads were pruned keeps different numbers per layer; ``heads`` is the most any layer has).
     accuracy_drop : ndarray (layers, heads) or None
         Intact accuracy minus accuracy with the head ablated, when labels were given.
     prediction_changes : ndarray (layers, heads)
@@ -81,9 +82,11 @@ def head_importance(model: Any, texts: Sequence[str], labels: Sequence[int] | No
         if labels.shape != (len(texts),) or not np.issubdtype(labels.dtype, np.integer):
             raise InvalidArgumentError(f"The 'labels' parameter of head_importance must hold one class index per "
                                        f"text ({len(texts)}). Got shape {labels.shape}, dtype {labels.dtype}.")
-    n_heads = int(module.config.num_attention_heads) if hasattr(module, "config") else \
-        int(getattr(getattr(module, "encoder", None), "config").num_attention_heads)
     n_layer = n_layers(module)
+    default = getattr(getattr(module, "config", None), "num_attention_heads", None)
+    # Per layer: a head-pruned model (lumos.compression.prune_heads) keeps different heads in each layer.
+    n_heads = [int(getattr(module.get_submodule(known[f"layers.{i}.attention.heads"].path), "num_attention_heads",
+                           default)) for i in range(n_layer)]
 
     base = adapter.predict(texts, batch_size=batch_size)
     predicted = base.argmax(1)
@@ -92,32 +95,34 @@ def head_importance(model: Any, texts: Sequence[str], labels: Sequence[int] | No
     # Each forward pass carries every head's ablation of a chunk of texts: copy h of the chunk has head h
     # silenced, so a layer costs len(texts) x heads rows in few large batches rather than many small ones.
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    chunk = max(1, batch_size // n_heads)
-    out = np.zeros((n_layer, n_heads, len(texts), base.shape[1]), dtype=np.float32)
-    steps = [(layer, start) for layer in range(n_layer) for start in range(0, len(order), chunk)]
+    out = np.full((n_layer, max(n_heads), len(texts), base.shape[1]), np.nan, dtype=np.float32)
+    steps = [(layer, start) for layer in range(n_layer)
+             for start in range(0, len(order), max(1, batch_size // n_heads[layer]))]
     with torch.inference_mode():
         for layer, start in track(steps, description="head_importance", enabled=progress):
-            idx = order[start:start + chunk]
+            heads = n_heads[layer]
+            idx = order[start:start + max(1, batch_size // heads)]
             input_ids, mask = adapter._pad([texts[i] for i in idx])
             c = len(idx)
 
-            def silence(context: torch.Tensor, c: int = c) -> torch.Tensor:
+            def silence(context: torch.Tensor, c: int = c, heads: int = heads) -> torch.Tensor:
                 # context: (heads x c, T, heads x head_dim), head-major on the last axis
-                width = context.shape[-1] // n_heads
-                view = context.clone().view(n_heads, c, context.shape[1], n_heads, width)
-                for h in range(n_heads):
+                width = context.shape[-1] // heads
+                view = context.clone().view(heads, c, context.shape[1], heads, width)
+                for h in range(heads):
                     view[h, :, :, h] = 0
                 return view.view(context.shape)
 
             with capture(adapter, [], edit={f"layers.{layer}.attention.heads": silence}):
-                logits = adapter._call(input_ids=input_ids.repeat(n_heads, 1), attention_mask=mask.repeat(n_heads, 1))
-            out[layer][:, idx] = logits.float().cpu().numpy().reshape(n_heads, c, -1)
+                logits = adapter._call(input_ids=input_ids.repeat(heads, 1), attention_mask=mask.repeat(heads, 1))
+            out[layer, :heads][:, idx] = logits.float().cpu().numpy().reshape(heads, c, -1)
     rows = np.arange(len(texts))
     ablated = out[:, :, rows, predicted]  # (L, H, n): the predicted class's logit
     drop = (f0[None, None] - ablated).mean(-1)
-    changes = (out.argmax(-1) != predicted).mean(-1)
+    missing = np.isnan(out[..., 0, 0])  # (L, H): heads a pruned layer does not have
+    changes = np.where(missing, np.nan, (out.argmax(-1) != predicted).mean(-1))
     acc_drop = None
     if labels is not None:
-        acc_drop = accuracy - (out.argmax(-1) == labels).mean(-1)
+        acc_drop = np.where(missing, np.nan, accuracy - (out.argmax(-1) == labels).mean(-1))
     return HeadImportance(score_drop=drop, accuracy_drop=acc_drop, prediction_changes=changes,
                           accuracy=accuracy, n_examples=len(texts))
