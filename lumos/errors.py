@@ -53,13 +53,13 @@ def _owner(owner: str | None) -> str:
 
 
 def _range_message(value: Any, name: str, owner: str | None, kind: str, minimum: Any, maximum: Any,
-                   exclusive_minimum: bool) -> str:
+                   exclusive_minimum: bool, exclusive_maximum: bool = False) -> str:
     """The one error template for numbers: "The 'n' parameter of X must be an int >= 1. Got 0."."""
     bounds = []
     if minimum is not None:
         bounds.append(f"{'>' if exclusive_minimum else '>='} {minimum}")
     if maximum is not None:
-        bounds.append(f"<= {maximum}")
+        bounds.append(f"{'<' if exclusive_maximum else '<='} {maximum}")
     wanted = kind + (" " + " and ".join(bounds) if bounds else "")
     return f"The {name!r} parameter{_owner(owner)} must be {wanted}. Got {value!r}."
 
@@ -82,14 +82,16 @@ def check_int(value: Any, name: str, *, owner: str | None = None, minimum: int |
 
 
 def check_float(value: Any, name: str, *, owner: str | None = None, minimum: float | None = None,
-                maximum: float | None = None, exclusive_minimum: bool = False) -> float:
+                maximum: float | None = None, exclusive_minimum: bool = False,
+                exclusive_maximum: bool = False) -> float:
     """Return ``value`` as a float if it is a real number within bounds, else raise."""
-    message = _range_message(value, name, owner, "a number", minimum, maximum, exclusive_minimum)
+    message = _range_message(value, name, owner, "a number", minimum, maximum, exclusive_minimum, exclusive_maximum)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidTypeError(message)
     value = float(value)
     too_small = minimum is not None and (value <= minimum if exclusive_minimum else value < minimum)
-    if too_small or (maximum is not None and value > maximum) or value != value:
+    too_large = maximum is not None and (value >= maximum if exclusive_maximum else value > maximum)
+    if too_small or too_large or value != value:
         raise InvalidArgumentError(message)
     return value
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidTypeError, ModelLoadError
-from .base import Encoded, FeatureInfo, GradientAdapter, ModelAdapter, find_factory, register_adapter
+from .base import Encoded, FeatureInfo, GradientAdapter, ModelAdapter, clone_adapter, find_factory, register_adapter
 from .function import CallableAdapter
 from .sklearn import SklearnAdapter, TabularTorchAdapter
 from .torch import TorchAdapter
@@ -22,6 +22,7 @@ from .vision import ImageAdapter
 __all__ = [
     "ModelAdapter", "GradientAdapter", "Encoded", "FeatureInfo", "TransformersAdapter", "TorchAdapter",
     "CallableAdapter", "ImageAdapter", "SklearnAdapter", "TabularTorchAdapter", "as_adapter", "load_model", "register_adapter",
+    "clone_adapter",
 ]
 
 
@@ -47,11 +48,15 @@ def load_model(name_or_path: str | Path, **kwargs: Any) -> ModelAdapter:
     if isinstance(name_or_path, str) and name_or_path in zoo.names():
         return zoo.load(name_or_path, **kwargs)
     path = Path(name_or_path).expanduser()
+    from ..compression import storage
+
+    if storage.is_compressed(path):
+        return storage.load(path, **kwargs)
     if path.is_dir():
         return load_pretrained(path, **kwargs)
     raise ModelLoadError(
         f"The 'model' argument {str(name_or_path)!r} is neither a zoo model ({', '.join(map(repr, zoo.names()))}) "
-        "nor a directory holding a Hugging Face model."
+        "nor a directory holding a Hugging Face model or a compressed model (lumos.compression.save)."
     )
 
 

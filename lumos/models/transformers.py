@@ -245,4 +245,6 @@ def load_pretrained(path: str | Path, **kwargs: Any) -> TransformersAdapter:
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     except (OSError, ValueError, KeyError) as exc:
         raise ModelLoadError(f"Could not load a sequence classifier from {str(path)!r}: {exc}") from exc
-    return TransformersAdapter(model, tokenizer, name=kwargs.pop("name", path.name), **kwargs)
+    adapter = TransformersAdapter(model, tokenizer, name=kwargs.pop("name", path.name), **kwargs)
+    adapter.card = {"source": str(path.resolve())}  # where lumos.compression.save finds the architecture again
+    return adapter

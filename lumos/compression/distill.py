@@ -1,0 +1,221 @@
+"""Knowledge distillation: a transformer with fewer blocks, initialised from the teacher's, trained to match the
+teacher's soft labels."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..engine import track
+from ..errors import InvalidArgumentError, check_float, check_int
+from ..models import ModelAdapter, as_adapter
+from ._common import blocks, record, working_copy
+
+__all__ = ["distill", "keep_layers", "default_layers"]
+
+
+def default_layers(n_teacher: int, n_student: int) -> list[int]:
+    """Teacher blocks a student of ``n_student`` blocks starts from: evenly spaced, ending with the last block
+    (whose output the classification head was trained on). 6 -> 3: blocks 1, 3, 5."""
+    return [int(round((i + 1) * n_teacher / n_student)) - 1 for i in range(n_student)]
+
+
+def keep_layers(module: nn.Module, layers: Sequence[int]) -> None:
+    """Keep only the blocks ``layers`` (in that order) of ``module``'s encoder, in place."""
+    path, stack, _ = blocks(module, owner="keep_layers")
+    parent_path, _, attribute = path.rpartition(".")
+    parent = module.get_submodule(parent_path) if parent_path else module
+    setattr(parent, attribute, nn.ModuleList([stack[i] for i in layers]))
+    config = getattr(module, "config", None)
+    if config is not None and hasattr(config, "num_hidden_layers"):
+        config.num_hidden_layers = len(layers)
+
+
+def _check_data(texts: Any, labels: Any, owner: str, name: str) -> tuple[list[str], np.ndarray | None]:
+    if isinstance(texts, str) or not isinstance(texts, Sequence) or not texts:
+        raise InvalidArgumentError(f"The '{name}' parameter of {owner} must be a non-empty list of texts.")
+    texts = list(texts)
+    if labels is None:
+        return texts, None
+    labels = np.asarray(labels)
+    if labels.shape != (len(texts),) or not np.issubdtype(labels.dtype, np.integer):
+        raise InvalidArgumentError(f"The labels of {owner} must hold one class index per text ({len(texts)}). "
+                                   f"Got shape {labels.shape}, dtype {labels.dtype}.")
+    return texts, labels
+
+
+def distill(teacher: Any, texts: Sequence[str], labels: Sequence[int] | None = None, *, n_layers: int = 3,
+            layers: Sequence[int] | None = None, alpha: float | None = None, temperature: float = 2.0,
+            epochs: int = 3, batch_size: int = 32, learning_rate: float = 1e-4, weight_decay: float = 0.01,
+            validation: tuple[Sequence[str], Sequence[int]] | None = None, log_dir: str | None = None,
+            seed: int = 0, progress: bool | None = None) -> ModelAdapter:
+    """Train a student with ``n_layers`` transformer blocks to imitate ``teacher`` on ``texts``.
+
+    The student is the teacher with only the blocks ``layers`` kept (by default evenly spaced, ending with the
+    last one), so it starts from the teacher's weights; its token embeddings are the teacher's and stay
+    frozen (so attributions at the embedding layer compare like with like). It is trained with AdamW
+    (linear warm-up over the first 10% of steps, then linear decay) on
+
+    ``loss = alpha * T^2 * KL(softmax(teacher / T) || softmax(student / T)) + (1 - alpha) * CE(student, labels)``
+
+    Parameters
+    ----------
+    teacher : TransformersAdapter or zoo name
+        A transformer with BERT-style blocks. Not modified.
+    texts : sequence of str
+        Training texts; the teacher labels them (soft labels).
+    labels : sequence of int, optional
+        Ground-truth classes of ``texts``, for the hard-label term.
+    n_layers : int, default 3
+    layers : sequence of int, optional
+        Teacher blocks the student keeps, overriding ``n_layers``.
+    alpha : float in [0, 1], optional
+        Weight of the teacher's soft labels. Default 1 without labels, 0.5 with them. ``alpha=0`` trains the
+        same student on the labels alone: the baseline a distilled student must beat.
+    temperature : float > 0, default 2.0
+    epochs, batch_size, learning_rate, weight_decay
+        Training settings (defaults 3, 32, 1e-4, 0.01).
+    validation : (texts, labels), optional
+        Evaluated after each epoch (accuracy, agreement with the teacher), logged and recorded.
+    log_dir : str, optional
+        Write TensorBoard scalars there (loss per step; validation per epoch). Needs the ``tensorboard``
+        package.
+    seed : int, default 0
+        Seeds batch order and dropout (the global random state is saved and restored around training).
+
+    Returns
+    -------
+    ModelAdapter
+        The student; ``.compression[-1]`` records the layers, settings and per-epoch history.
+
+    References
+    ----------
+    Hinton, Vinyals, Dean. Distilling the knowledge in a neural network. 2015. Sanh, Debut, Chaumond, Wolf.
+    DistilBERT, a distilled version of BERT. 2019 (students initialised from every other teacher layer).
+    """
+    owner = "distill"
+    texts, labels = _check_data(texts, labels, owner, "texts")
+    teacher = as_adapter(teacher)
+    alpha = check_float(1.0 if labels is None else 0.5 if alpha is None else alpha, "alpha", owner=owner,
+                        minimum=0.0, maximum=1.0)
+    if labels is None and alpha < 1.0:
+        raise InvalidArgumentError(f"The 'alpha' parameter of {owner} is below 1, which weighs in the labels; pass "
+                                   "'labels' or alpha=1.")
+    temperature = check_float(temperature, "temperature", owner=owner, minimum=0.0, exclusive_minimum=True)
+    epochs = check_int(epochs, "epochs", owner=owner, minimum=1)
+    batch_size = check_int(batch_size, "batch_size", owner=owner, minimum=1)
+    learning_rate = check_float(learning_rate, "learning_rate", owner=owner, minimum=0.0, exclusive_minimum=True)
+    weight_decay = check_float(weight_decay, "weight_decay", owner=owner, minimum=0.0)
+    seed = check_int(seed, "seed", owner=owner, minimum=0)
+    val = None
+    if validation is not None:
+        if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+            raise InvalidArgumentError(f"The 'validation' parameter of {owner} must be a pair (texts, labels).")
+        val = _check_data(validation[0], validation[1], owner, "validation")
+
+    student = working_copy(teacher, owner=owner)
+    _, stack, _ = blocks(student.model, owner=owner)
+    n_teacher = len(stack)
+    if layers is None:
+        n_layers = check_int(n_layers, "n_layers", owner=owner, minimum=1, maximum=n_teacher)
+        layers = default_layers(n_teacher, n_layers)
+    layers = [check_int(i, "layers", owner=owner, minimum=0, maximum=n_teacher - 1) for i in layers]
+    if not layers:
+        raise InvalidArgumentError(f"The 'layers' parameter of {owner} must name at least one teacher block.")
+    keep_layers(student.model, layers)
+    module = student.model
+    frozen = {id(p) for p in _embedding_block(module).parameters()}
+    flags = [(p, p.requires_grad) for p in module.parameters()]
+    for p, _ in flags:
+        p.requires_grad_(id(p) not in frozen)
+
+    soft = torch.from_numpy(teacher.predict(texts)).float()  # (n, classes) teacher logits
+    hard = torch.from_numpy(labels).long() if labels is not None else None
+    val_teacher = teacher.predict(val[0]).argmax(1) if val is not None else None
+    writer = _writer(log_dir)
+    trainable = [p for p in module.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=learning_rate, weight_decay=weight_decay)
+    steps_per_epoch = math.ceil(len(texts) / batch_size)
+    total = epochs * steps_per_epoch
+    warmup = max(1, total // 10)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup))))
+    order_rng = np.random.default_rng(seed)
+    history: list[dict[str, float]] = []
+    t0 = time.perf_counter()
+    plan = [(e, order_rng.permutation(len(texts))) for e in range(epochs)]
+    batches = [(e, perm[i:i + batch_size]) for e, perm in plan for i in range(0, len(texts), batch_size)]
+    step, losses = 0, []
+    with torch.random.fork_rng(devices=[student.device] if student.device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        module.train()
+        try:
+            for epoch, idx in track(batches, description=f"Distilling into {len(layers)} blocks", enabled=progress):
+                input_ids, mask = student._pad([texts[i] for i in idx])
+                logits = student._call(input_ids=input_ids, attention_mask=mask).float()
+                target = soft[idx].to(logits.device)
+                kd = F.kl_div(F.log_softmax(logits / temperature, -1), F.softmax(target / temperature, -1),
+                              reduction="batchmean") * temperature ** 2
+                ce = F.cross_entropy(logits, hard[idx].to(logits.device)) if hard is not None else logits.new_zeros(())
+                loss = alpha * kd + (1 - alpha) * ce
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                nn.utils.clip_grad_norm_(trainable, 1.0)
+                optimizer.step()
+                schedule.step()
+                losses.append(float(loss))
+                if writer is not None:
+                    writer.add_scalar("train/loss", float(loss), step)
+                    writer.add_scalar("train/kd_loss", float(kd), step)
+                    writer.add_scalar("train/ce_loss", float(ce), step)
+                    writer.add_scalar("train/learning_rate", schedule.get_last_lr()[0], step)
+                step += 1
+                if step % steps_per_epoch == 0 or step == total:
+                    entry = {"epoch": epoch + 1, "loss": float(np.mean(losses[-steps_per_epoch:]))}
+                    if val is not None:
+                        module.eval()
+                        predicted = student.predict(val[0]).argmax(1)
+                        module.train()
+                        entry["validation_accuracy"] = float((predicted == val[1]).mean())
+                        entry["validation_agreement"] = float((predicted == val_teacher).mean())
+                        if writer is not None:
+                            writer.add_scalar("validation/accuracy", entry["validation_accuracy"], epoch + 1)
+                            writer.add_scalar("validation/agreement_with_teacher", entry["validation_agreement"],
+                                              epoch + 1)
+                    history.append(entry)
+        finally:
+            module.eval()
+            if writer is not None:
+                writer.close()
+    for p, flag in flags:
+        p.requires_grad_(flag)
+    return record(student, {"method": "distill", "value": len(layers), "layers": layers, "alpha": alpha,
+                            "temperature": temperature, "epochs": epochs, "batch_size": batch_size,
+                            "learning_rate": learning_rate, "n_train": len(texts), "seed": seed,
+                            "seconds": round(time.perf_counter() - t0, 1), "history": history})
+
+
+def _embedding_block(module: nn.Module) -> nn.Module:
+    """The encoder's embeddings module (word, position and type embeddings with their LayerNorm), or the
+    input embedding alone where the model has no such module."""
+    from ..representation import sites
+
+    site = sites(module).get("embeddings")
+    return module.get_submodule(site.path) if site is not None else module.get_input_embeddings()
+
+
+def _writer(log_dir: str | None) -> Any:
+    if log_dir is None:
+        return None
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError as exc:  # tensorboard is a dependency of lumos; a trimmed environment may lack it
+        raise InvalidArgumentError("The 'log_dir' parameter of distill writes TensorBoard logs, which needs the "
+                                   "'tensorboard' package: pip install tensorboard.") from exc
+    return SummaryWriter(log_dir=str(log_dir))
