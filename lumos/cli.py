@@ -9,6 +9,8 @@
     lumos global [--model credit-scoring] [--data credit] [--repeats 5] [--depth 3] [--n 100]
     lumos attention "the flight was late again" [--model tweets-sentiment] [--layer -1] [--json]
     lumos layers [--model tweets-sentiment] [--data DATA] [--split validation] [--n 300] [--cv 5] [--json]
+    lumos compress [--model tweets-sentiment] --method prune:0.5|heads:4|neurons:0.5|int8|distill:3 [...]
+                   [--n 300] [--explain 20] [--methods a,b] [--out lumos-compressed] [--json]
     lumos zoo list | lumos zoo build NAME
     lumos methods
 """
@@ -502,6 +504,115 @@ def layers(model: str, data: str | None, split: str, n_examples: int, cv: int, a
     click.echo(f"  {'site':<18} {'accuracy':>9} {'± std':>7}  {'PCA-2 variance':>14}")
     for site, acc, std in zip(result.sites, result.accuracy, result.std):
         click.echo(f"  {site:<18} {acc:>9.3f} {std:>7.3f}  {pca[site].quality['explained_variance']:>14.3f}")
+
+
+@main.command()
+@click.option("--model", "-m", default=_DEFAULT_MODEL, show_default=True, help="Zoo model name or model directory.")
+@click.option("--method", "specs", multiple=True, required=True, metavar="SPEC",
+              help="prune:S (global magnitude pruning to sparsity S), heads:K (K heads removed per layer), "
+                   "neurons:F (fraction F of feed-forward neurons removed), int8, distill:L (an L-block student); "
+                   "chain with + (heads:4+int8). Repeat the option to compare several.")
+@click.option("--data", default=None, help="Zoo dataset or CSV file with 'text' and 'label' columns, for the "
+                                           "comparison. Default: the zoo model's own dataset.")
+@click.option("--split", default="test", show_default=True, type=click.Choice(["validation", "test"]),
+              help="Held-out split the models are compared on.")
+@click.option("--n", "n_examples", default=300, show_default=True, type=int, help="Held-out examples compared.")
+@click.option("--explain", "n_explain", default=20, show_default=True, type=int,
+              help="Examples explained by each attribution method on each model.")
+@click.option("--methods", default=None,
+              help="Comma-separated attribution methods whose drift is measured. [default: saliency,"
+                   "integrated_gradients,occlusion]")
+@click.option("--importance", default=None, type=click.Choice(["magnitude", "ablation", "activation"]),
+              help="How heads (magnitude, ablation) or neurons (magnitude, activation) are ranked; measured "
+                   "rankings use training texts. [default: magnitude]")
+@click.option("--train", "train_data", default=None,
+              help="Training texts for distill and measured rankings: a CSV with 'text' and 'label' columns. "
+                   "Default: the zoo dataset's train split.")
+@click.option("--train-n", default=None, type=int, help="Use only the first N training texts.")
+@click.option("--epochs", default=3, show_default=True, type=int, help="Training epochs of distill.")
+@click.option("--out", default="lumos-compressed", show_default=True,
+              help="Directory that receives one model directory per SPEC (safetensors + config; TensorBoard logs of "
+                   "distill under tensorboard/).")
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+@_friendly_errors
+def compress(model: str, specs: tuple[str, ...], data: str | None, split: str, n_examples: int, n_explain: int,
+             methods: str | None, importance: str | None, train_data: str | None, train_n: int | None, epochs: int,
+             out: str, as_json: bool) -> None:
+    """Compress the model, save each compressed copy, and compare them with the original: accuracy, agreement,
+    size, latency, and the drift of each attribution method's explanations."""
+    import re
+    from pathlib import Path
+
+    from . import compression
+    from .errors import check_int
+    from .report.data import load_labelled_texts
+
+    steps = [compression.parse_spec(spec) for spec in specs]  # fail on a bad spec before any work
+    n_examples = check_int(n_examples, "--n", minimum=1)
+    adapter = _text_model(model, "compress")
+    data = data or adapter.card.get("dataset")
+    if data is None:
+        raise InvalidArgumentError("The '--data' option is required for a model outside the zoo: a CSV file with "
+                                   "'text' and 'label' columns.")
+    held_out = load_labelled_texts(data, adapter.class_names, split=split)
+    needs_training = any(name == "distill" for chain in steps for name, _ in chain) or importance in (
+        "ablation", "activation")
+    train = None
+    if needs_training:
+        source = train_data or data
+        if train_data is None and source not in _zoo_datasets():
+            raise InvalidArgumentError("distill and measured rankings need training texts: pass --train CSV.")
+        train = load_labelled_texts(source, adapter.class_names, split="train")
+        if train_n is not None:
+            train = type(train)(train.name, train.texts[:check_int(train_n, "--train-n", minimum=1)],
+                                train.labels[:train_n])
+    compressed = {}
+    for spec, chain in zip(specs, steps):
+        options: dict[str, Any] = {"progress": None}
+        if any(name in ("heads", "neurons") for name, _ in chain) and importance is not None:
+            options["importance"] = importance
+            if importance != "magnitude":
+                options["texts"] = list(train.texts)
+        if any(name == "distill" for name, _ in chain):
+            folder = re.sub(r"[^A-Za-z0-9_.-]+", "_", spec)
+            options.update(texts=list(train.texts), labels=train.labels, epochs=epochs,
+                           validation=(list(held_out.texts[:n_examples]), held_out.labels[:n_examples])
+                           if split == "validation" else None,
+                           log_dir=str(Path(out) / "tensorboard" / folder))
+        click.echo(f"compressing: {spec}", err=True)
+        result = compression.compress(adapter, spec, **options)
+        saved = compression.save(result, Path(out) / re.sub(r"[^A-Za-z0-9_.-]+", "_", spec))
+        click.echo(f"  saved to {saved}", err=True)
+        compressed[spec] = result
+    chosen = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
+    comparison = compression.compare(adapter, compressed, list(held_out.texts[:n_examples]),
+                                     held_out.labels[:n_examples], methods=chosen, n_explain=n_explain, progress=None)
+    if as_json:
+        click.echo(json.dumps({"data": held_out.name, **comparison.to_dict()}, indent=2, default=float))
+        return
+    from rich.console import Console
+
+    console = Console()
+    for table in comparison.render():
+        console.print(table)
+
+
+def _zoo_datasets() -> tuple[str, ...]:
+    from . import zoo
+
+    return zoo.datasets()
+
+
+def _text_model(model: str, command: str) -> Any:
+    """The adapter of a text classifier, with a one-line error for an image or tabular model."""
+    from .models import TransformersAdapter, as_adapter
+
+    adapter = as_adapter(model)
+    if not isinstance(adapter, TransformersAdapter):
+        raise InvalidArgumentError(f"`lumos {command}` works on transformer text classifiers (such as "
+                                   f"tweets-sentiment); {model!r} is a {type(adapter).__name__}. The Python API "
+                                   "(lumos.compression.prune_magnitude, quantize_int8) takes any PyTorch model.")
+    return adapter
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -102,8 +102,8 @@ def distill(teacher: Any, texts: Sequence[str], labels: Sequence[int] | None = N
     owner = "distill"
     texts, labels = _check_data(texts, labels, owner, "texts")
     teacher = as_adapter(teacher)
-    alpha = check_float(1.0 if labels is None else 0.5 if alpha is None else alpha, "alpha", owner=owner,
-                        minimum=0.0, maximum=1.0)
+    alpha = check_float((1.0 if labels is None else 0.5) if alpha is None else alpha, "alpha", owner=owner,
+                        minimum=0, maximum=1)
     if labels is None and alpha < 1.0:
         raise InvalidArgumentError(f"The 'alpha' parameter of {owner} is below 1, which weighs in the labels; pass "
                                    "'labels' or alpha=1.")
@@ -136,7 +136,7 @@ def distill(teacher: Any, texts: Sequence[str], labels: Sequence[int] | None = N
         p.requires_grad_(id(p) not in frozen)
 
     soft = torch.from_numpy(teacher.predict(texts)).float()  # (n, classes) teacher logits
-    hard = torch.from_numpy(labels).long() if labels is not None else None
+    hard = torch.tensor(labels, dtype=torch.long) if labels is not None else None
     val_teacher = teacher.predict(val[0]).argmax(1) if val is not None else None
     writer = _writer(log_dir)
     trainable = [p for p in module.parameters() if p.requires_grad]
@@ -169,11 +169,11 @@ def distill(teacher: Any, texts: Sequence[str], labels: Sequence[int] | None = N
                 nn.utils.clip_grad_norm_(trainable, 1.0)
                 optimizer.step()
                 schedule.step()
-                losses.append(float(loss))
+                losses.append(float(loss.detach()))
                 if writer is not None:
-                    writer.add_scalar("train/loss", float(loss), step)
-                    writer.add_scalar("train/kd_loss", float(kd), step)
-                    writer.add_scalar("train/ce_loss", float(ce), step)
+                    writer.add_scalar("train/loss", losses[-1], step)
+                    writer.add_scalar("train/kd_loss", float(kd.detach()), step)
+                    writer.add_scalar("train/ce_loss", float(ce.detach()), step)
                     writer.add_scalar("train/learning_rate", schedule.get_last_lr()[0], step)
                 step += 1
                 if step % steps_per_epoch == 0 or step == total:

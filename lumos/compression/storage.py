@@ -105,7 +105,7 @@ def _tensors(module: nn.Module) -> dict[str, torch.Tensor]:
         scales, zero_points, _ = m.weight_scale()
         out[f"{prefix}.weight_int8"] = m.weight_int8()
         out[f"{prefix}.weight_scale"] = scales
-        out[f"{prefix}.weight_zero_point"] = zero_points.to(torch.int64)
+        out[f"{prefix}.weight_zero_point"] = zero_points.to(torch.int32)
         if m.bias() is not None:
             out[f"{prefix}.bias"] = m.bias().detach()
     return out
