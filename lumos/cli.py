@@ -4,6 +4,7 @@
                   [--steps N] [--evals N] [--json]
     lumos explain --image photo.png [--model imagenet-efficientnet-lite0] [--method grad_cam] [--out map.png]
     lumos report [--model tweets-sentiment] [--data DATA] [--n 50] [--out lumos-report] [--quality N]
+                 [--compress prune:0.5,heads:4,int8]
     lumos evaluate [--model tweets-sentiment] [--data DATA] [--methods a,b] [--n 100] [--sanity-n 3] [--json]
     lumos diagnose [--model credit-scoring] [--data credit] [--split test] [--slices 5] [--errors 3] [--json]
     lumos global [--model credit-scoring] [--data credit] [--repeats 5] [--depth 3] [--n 100]
@@ -186,13 +187,19 @@ def _explain_image(path: str, model: str, method: str, target: str | None, given
 @click.option("--quality", "quality_n", default=0, show_default=True, type=int,
               help="Texts for the 'Explanation quality' section (every method x metric, as `lumos evaluate`); "
                    "0 leaves it out.")
+@click.option("--compress", "compress_specs", default=None, metavar="SPECS",
+              help="Comma-separated compressions for the 'Compression' section, e.g. prune:0.5,heads:4,int8 "
+                   "(forms as in `lumos compress`); default: none.")
 @_friendly_errors
-def report(model: str, data: str | None, n: int, out: str, methods: str | None, quality_n: int) -> None:
+def report(model: str, data: str | None, n: int, out: str, methods: str | None, quality_n: int,
+           compress_specs: str | None) -> None:
     """Write the offline HTML report (OUT/index.html)."""
     from .report import build_report
 
     names = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
-    path = build_report(model, data=data, n=n, out=out, methods=names, progress=True, quality_n=quality_n)
+    specs = [c.strip() for c in compress_specs.split(",") if c.strip()] if compress_specs else []
+    path = build_report(model, data=data, n=n, out=out, methods=names, progress=True, quality_n=quality_n,
+                        compress=specs)
     click.echo(f"Report written to {path}")
 
 

@@ -88,6 +88,7 @@ def distill(teacher: Any, texts: Sequence[str], labels: Sequence[int] | None = N
         package.
     seed : int, default 0
         Seeds batch order and dropout (the global random state is saved and restored around training).
+        Batches hold texts of similar length (sorted within pools of 50 batches), so they pad little.
 
     Returns
     -------
@@ -149,8 +150,7 @@ def distill(teacher: Any, texts: Sequence[str], labels: Sequence[int] | None = N
     order_rng = np.random.default_rng(seed)
     history: list[dict[str, float]] = []
     t0 = time.perf_counter()
-    plan = [(e, order_rng.permutation(len(texts))) for e in range(epochs)]
-    batches = [(e, perm[i:i + batch_size]) for e, perm in plan for i in range(0, len(texts), batch_size)]
+    batches = [(e, idx) for e in range(epochs) for idx in _batches(texts, batch_size, order_rng)]
     step, losses = 0, []
     with torch.random.fork_rng(devices=[student.device] if student.device.type == "cuda" else []):
         torch.manual_seed(seed)
@@ -199,6 +199,18 @@ def distill(teacher: Any, texts: Sequence[str], labels: Sequence[int] | None = N
                             "temperature": temperature, "epochs": epochs, "batch_size": batch_size,
                             "learning_rate": learning_rate, "n_train": len(texts), "seed": seed,
                             "seconds": round(time.perf_counter() - t0, 1), "history": history})
+
+
+def _batches(texts: Sequence[str], batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """One epoch's batches: a random order, cut into pools of 50 batches whose texts are sorted by length
+    before being batched (so a batch pads little), then the batches shuffled."""
+    order = rng.permutation(len(texts))
+    pool = 50 * batch_size
+    out = []
+    for start in range(0, len(order), pool):
+        chunk = sorted(order[start:start + pool], key=lambda i: len(texts[i]))
+        out += [np.asarray(chunk[i:i + batch_size]) for i in range(0, len(chunk), batch_size)]
+    return [out[i] for i in rng.permutation(len(out))]
 
 
 def _embedding_block(module: nn.Module) -> nn.Module:

@@ -93,6 +93,8 @@ class ReportData:
     quality: dict[str, Any] | None = None
     #: Attention and representations of transformer models (see :mod:`lumos.report.inside`).
     inside: dict[str, Any] | None = None
+    #: Compressed copies against the original (see :mod:`lumos.report.compression`).
+    compression: dict[str, Any] | None = None
 
 
 _CARD_LABELS = {
@@ -155,7 +157,8 @@ def _mean_diagnostics(explained: ExplanationSet) -> dict[str, float]:
 
 def build_report(model: Any = "tweets-sentiment", *, data: str | None = None, n: int = 50,
                  out: str | Path = "lumos-report", methods: Sequence[str] | None = None,
-                 batch_size: int = 64, progress: bool | None = None, quality_n: int = 0) -> Path:
+                 batch_size: int = 64, progress: bool | None = None, quality_n: int = 0,
+                 compress: Sequence[str] = ()) -> Path:
     """Explain ``n`` held-out examples with each method and write ``out/index.html``.
 
     Parameters
@@ -169,11 +172,20 @@ def build_report(model: Any = "tweets-sentiment", *, data: str | None = None, n:
     quality_n : int, default 0
         Texts (the first ``quality_n``) for the "Explanation quality" section (:func:`lumos.metrics.evaluate`
         with every method; 0 leaves the section out, as it re-runs each method several times).
+    compress : sequence of str, default ()
+        Compression specs (``"prune:0.5"``, ``"heads:4"``, ``"int8"``, ``"distill:3"``, see
+        :func:`lumos.compression.parse_spec`) for the "Compression" section: each copy is compared with the model
+        on the held-out data, and the first ``n`` examples are explained by saliency, Integrated Gradients and
+        occlusion on every model. Empty leaves the section out.
     """
     from .. import __version__
     from .render import render_report
 
     n = check_int(n, "n", owner="build_report", minimum=1)
+    from ..compression import parse_spec
+
+    for spec in compress:
+        parse_spec(spec)  # a bad spec fails before any work
     adapter = as_adapter(model)
     from ..models import ImageAdapter
 
@@ -234,8 +246,18 @@ def build_report(model: Any = "tweets-sentiment", *, data: str | None = None, n:
 
         quality = quality_section(evaluate(adapter, list(labelled.texts[:quality_n]), methods=instances,
                                            data_name=labelled.name, batch_size=batch_size, progress=progress))
+    compression = None
+    if compress:
+        from .. import zoo
+        from .compression import compression_section
+
+        needs_train = any("distill" in spec for spec in compress)
+        train = (load_labelled_texts(data, adapter.class_names, split="train")
+                 if needs_train and data in zoo.datasets() else None)
+        compression = compression_section(adapter, compress, labelled, train, n_explain=min(n, 20),
+                                          batch_size=batch_size, progress=progress)
     report = ReportData(
-        quality=quality,
+        quality=quality, compression=compression,
         title=f"lumos report: {card.get('name', adapter.name)}",
         generated=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         version=__version__, card=_card_rows(card), evaluation=evaluation, methods=summaries, examples=examples, notes=notes, diagnosis=diagnosis,
