@@ -28,6 +28,9 @@ bench: $(STAMP)
 	$(BIN)/python bench/shapley_vs_peers.py
 	$(BIN)/python bench/diagnose_credit.py
 	$(BIN)/python bench/gradcam_vs_captum.py
+	$(BIN)/python bench/capture_memory.py
+	$(BIN)/python bench/layer_probes.py
+	$(BIN)/python bench/compression.py
 
 clean:
 	rm -rf $(VENV) lumos-report .pytest_cache
