@@ -10,43 +10,20 @@ import numpy as np
 
 from ..compression import Comparison, compare, compress
 from .data import LabelledTexts
-from .quality import _PALETTE
+from .quality import _PALETTE, plot_frame
 
 __all__ = ["compression_section", "scatter_svg"]
 
 
 def scatter_svg(points: Sequence[tuple[str, float, float]], *, title: str, x_label: str, y_label: str,
                 width: int = 460, height: int = 300) -> str:
-    """An inline SVG scatter of labelled ``(label, x, y)`` points; NaN points are skipped."""
-    left, right, top, bottom = 48, 16, 28, 40
-    pw, ph = width - left - right, height - top - bottom
+    """An inline SVG scatter of labelled ``(label, x, y)`` points, x from 0; NaN points are skipped."""
     shown = [(n, float(x), float(y)) for n, x, y in points if np.isfinite(x) and np.isfinite(y)]
-    xs = [x for _, x, _ in shown] or [0.0, 1.0]
+    xs = [x for _, x, _ in shown] or [1.0]
     ys = [y for _, _, y in shown] or [0.0, 1.0]
-    x0, x1 = 0.0, max(1.05, max(xs) * 1.05)
-    y0, y1 = min(ys), max(ys)
-    pad = max((y1 - y0) * 0.15, 0.02)
-    y0, y1 = y0 - pad, y1 + pad
-
-    def px(x: float) -> float:
-        return left + (x - x0) / (x1 - x0) * pw
-
-    def py(y: float) -> float:
-        return top + (1 - (y - y0) / (y1 - y0)) * ph
-
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
-             f'aria-label="{escape(title)}" class="plot">',
-             f'<text x="{left}" y="16" font-size="13" font-weight="600">{escape(title)}</text>',
-             f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#9ca3af"/>']
-    for i in range(5):
-        yv, xv = y0 + (y1 - y0) * i / 4, x0 + (x1 - x0) * i / 4
-        parts.append(f'<line x1="{left}" x2="{left + pw}" y1="{py(yv):.1f}" y2="{py(yv):.1f}" stroke="#e5e7eb"/>'
-                     f'<text x="{left - 4}" y="{py(yv) + 4:.1f}" font-size="10" text-anchor="end">{yv:.2f}</text>'
-                     f'<text x="{px(xv):.1f}" y="{top + ph + 14}" font-size="10" text-anchor="middle">{xv:.2f}</text>')
-    parts.append(f'<text x="{left + pw / 2:.1f}" y="{height - 4}" font-size="11" text-anchor="middle">'
-                 f'{escape(x_label)}</text>')
-    parts.append(f'<text x="12" y="{top + ph / 2:.1f}" font-size="11" text-anchor="middle" '
-                 f'transform="rotate(-90 12 {top + ph / 2:.1f})">{escape(y_label)}</text>')
+    pad = max((max(ys) - min(ys)) * 0.15, 0.02)
+    parts, px, py = plot_frame(title=title, x_label=x_label, y_label=y_label, x_range=(0.0, max(1.05, max(xs) * 1.05)),
+                               y_range=(min(ys) - pad, max(ys) + pad), width=width, height=height, right=16)
     for k, (name, x, y) in enumerate(shown):
         color = _PALETTE[k % len(_PALETTE)]
         parts.append(f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="4" fill="{color}"><title>{escape(name)}: '

@@ -7,33 +7,28 @@ Every label that reaches an SVG is escaped here (the SVG is inserted as markup);
 from __future__ import annotations
 
 from html import escape
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from ..metrics.evaluate import EvaluationResult
 
-__all__ = ["quality_section", "line_plot_svg"]
+__all__ = ["quality_section", "line_plot_svg", "plot_frame"]
 
 _PALETTE = ("#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#db2777", "#0891b2", "#4b5563", "#65a30d")
 
 
-def line_plot_svg(series: Sequence[tuple[str, Sequence[float], Sequence[float]]], *, title: str, x_label: str,
-                  y_label: str, x_ticks: Sequence[str] | None = None, y_range: tuple[float, float] | None = None,
-                  width: int = 460, height: int = 300) -> str:
-    """An inline SVG line chart of ``(name, xs, ys)`` series with a legend; NaN points are skipped."""
-    left, right, top, bottom = 48, 130, 28, 44
+def plot_frame(*, title: str, x_label: str, y_label: str, x_range: tuple[float, float], y_range: tuple[float, float],
+               x_ticks: Sequence[str] | None = None, width: int = 460, height: int = 300, right: int = 130
+               ) -> tuple[list[str], Callable[[float], float], Callable[[float], float]]:
+    """The opening of an inline SVG chart (title, frame, grid, tick labels, axis labels) and the maps from data
+    to pixel coordinates: ``(parts, px, py)``. Callers append their marks and ``"</svg>"``."""
+    left, top, bottom = 48, 28, 44
     pw, ph = width - left - right, height - top - bottom
-    xs_all = np.concatenate([np.asarray(x, float) for _, x, _ in series]) if series else np.array([0.0, 1.0])
-    ys_all = np.concatenate([np.asarray(y, float) for _, _, y in series]) if series else np.array([0.0, 1.0])
-    ys_all = ys_all[np.isfinite(ys_all)]
-    x0, x1 = float(xs_all.min()), float(xs_all.max())
-    y0, y1 = y_range if y_range is not None else (float(ys_all.min()) if len(ys_all) else 0.0,
-                                                    float(ys_all.max()) if len(ys_all) else 1.0)
-    if x1 == x0:
-        x1 = x0 + 1
-    if y1 == y0:
-        y1 = y0 + 1
+    x0, x1 = x_range
+    y0, y1 = y_range
+    x1 = x1 if x1 != x0 else x0 + 1
+    y1 = y1 if y1 != y0 else y0 + 1
 
     def px(x: float) -> float:
         return left + (x - x0) / (x1 - x0) * pw
@@ -63,6 +58,22 @@ def line_plot_svg(series: Sequence[tuple[str, Sequence[float], Sequence[float]]]
                  f'{escape(x_label)}</text>')
     parts.append(f'<text x="12" y="{top + ph / 2:.1f}" font-size="11" text-anchor="middle" '
                  f'transform="rotate(-90 12 {top + ph / 2:.1f})">{escape(y_label)}</text>')
+    return parts, px, py
+
+
+def line_plot_svg(series: Sequence[tuple[str, Sequence[float], Sequence[float]]], *, title: str, x_label: str,
+                  y_label: str, x_ticks: Sequence[str] | None = None, y_range: tuple[float, float] | None = None,
+                  width: int = 460, height: int = 300) -> str:
+    """An inline SVG line chart of ``(name, xs, ys)`` series with a legend; NaN points are skipped."""
+    xs_all = np.concatenate([np.asarray(x, float) for _, x, _ in series]) if series else np.array([0.0, 1.0])
+    ys_all = np.concatenate([np.asarray(y, float) for _, _, y in series]) if series else np.array([0.0, 1.0])
+    ys_all = ys_all[np.isfinite(ys_all)]
+    if y_range is None:
+        y_range = (float(ys_all.min()), float(ys_all.max())) if len(ys_all) else (0.0, 1.0)
+    parts, px, py = plot_frame(title=title, x_label=x_label, y_label=y_label,
+                               x_range=(float(xs_all.min()), float(xs_all.max())), y_range=y_range,
+                               x_ticks=x_ticks, width=width, height=height)
+    legend_x, top = width - 130, 28  # the frame's right edge (plot_frame's default right margin)
     for k, (name, xs, ys) in enumerate(series):
         color = _PALETTE[k % len(_PALETTE)]
         pts = " ".join(f"{px(float(x)):.1f},{py(float(y)):.1f}" for x, y in zip(xs, ys) if np.isfinite(y))
@@ -70,8 +81,8 @@ def line_plot_svg(series: Sequence[tuple[str, Sequence[float], Sequence[float]]]
         parts.append(f'<polyline points="{pts}" fill="none" stroke="{color}" stroke-width="1.8"{dash}>'
                      f'<title>{escape(name)}</title></polyline>')
         ly = top + 10 + 14 * k
-        parts.append(f'<line x1="{left + pw + 8}" x2="{left + pw + 24}" y1="{ly}" y2="{ly}" stroke="{color}" '
-                     f'stroke-width="2"{dash}/><text x="{left + pw + 28}" y="{ly + 4}" font-size="10">'
+        parts.append(f'<line x1="{legend_x + 8}" x2="{legend_x + 24}" y1="{ly}" y2="{ly}" stroke="{color}" '
+                     f'stroke-width="2"{dash}/><text x="{legend_x + 28}" y="{ly + 4}" font-size="10">'
                      f'{escape(name)}</text>')
     parts.append("</svg>")
     return "".join(parts)
