@@ -1,6 +1,9 @@
-"""Fixtures shared by the whole suite: the zoo text classifier and a few held-out tweets, loaded once."""
+"""Fixtures shared by the whole suite: the zoo text classifier, a few held-out tweets, and the hook counter."""
 
 from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
 
 import pytest
 
@@ -20,3 +23,12 @@ def held_out_tweets() -> list[str]:
     picks = [texts[i] for i in (0, 12, 25, 37, 49)]
     assert len({len(t) for t in picks}) == len(picks)  # different lengths, so batches need padding
     return picks
+
+
+@pytest.fixture(scope="session")
+def hook_counts():
+    """The hook counter of tests/test_hooks.py, loaded by path (an unrelated 'tests' package may be installed)."""
+    spec = importlib.util.spec_from_file_location("_lumos_test_hooks", Path(__file__).parent / "test_hooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.hook_counts

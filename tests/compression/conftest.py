@@ -55,3 +55,4 @@ def unchanged():
         return check
 
     return take
+

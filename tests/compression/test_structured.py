@@ -149,3 +149,18 @@ def test_models_without_transformer_blocks_are_refused():
     net = lumos.as_adapter(torch.nn.Sequential(torch.nn.Linear(3, 2)), class_names=["a", "b"])
     with pytest.raises(lumos.UnsupportedModelError, match="prune_heads needs a transformer with BERT-style blocks"):
         prune_heads(net, 1)
+
+
+def test_no_hook_is_left_on_either_model(tiny, texts, hook_counts):
+    """Pruning (torch's pruning registers pre-hooks), ranking by measured effect and quantizing leave no hook on
+    the original or on the result, also when a step raises."""
+    from lumos.compression import prune_magnitude, quantize_int8
+
+    before = hook_counts(tiny.model)
+    made = [prune_magnitude(tiny, 0.5), prune_heads(tiny, 1, importance="ablation", texts=texts[:2]),
+            prune_neurons(tiny, 0.5, importance="activation", texts=texts[:2]), quantize_int8(tiny)]
+    with pytest.raises(lumos.InvalidArgumentError):
+        prune_heads(tiny, 9)
+    assert hook_counts(tiny.model) == before
+    for m in made:
+        assert not any(count for count in hook_counts(m.model).values()), m.name
