@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -20,7 +20,7 @@ from ..models import ModelAdapter, as_adapter
 from ._common import count_parameters, spec_of
 from .storage import write_weights
 
-__all__ = ["MethodDrift", "ModelSummary", "Comparison", "compare", "latency_ms", "DEFAULT_METHODS"]
+__all__ = ["MethodDrift", "ModelSummary", "Comparison", "compare", "latency_ms", "interleaved_latency", "DEFAULT_METHODS"]
 
 #: Methods whose drift :func:`compare` measures by default, with their settings: two gradient methods and a
 #: perturbation method, so that both kinds of explanation are watched.
@@ -78,7 +78,8 @@ class ModelSummary:
         stored sparsely, int8 weights as int8).
     latency_ms : float
         Milliseconds per example at batch size 1 (one text per call, as a service sees them): the median over
-        the repeats of the mean over the timed examples.
+        the repeats of the mean over the timed examples; the models are timed in turns
+        (:func:`interleaved_latency`), so they share whatever load the machine had.
     drift : dict of str to MethodDrift
     """
 
@@ -140,11 +141,12 @@ def _cell(stat: tuple[float, float] | None) -> str:
     return f"{mean:.3f}" + (f" ± {half:.3f}" if np.isfinite(half) else "")
 
 
-def latency_ms(adapter: ModelAdapter, examples: Sequence[Any], *, repeats: int = 5) -> float:
+def latency_ms(adapter: ModelAdapter, examples: Sequence[Any], *, repeats: int = 5, warm_up: bool = True) -> float:
     """Milliseconds per example, one example per call: median over ``repeats`` of the mean over
     ``examples`` (after one untimed warm-up call)."""
     repeats = check_int(repeats, "repeats", owner="latency_ms", minimum=1)
-    adapter.predict(list(examples[:1]), batch_size=1)
+    if warm_up:
+        adapter.predict(list(examples[:1]), batch_size=1)
     runs = []
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -152,6 +154,21 @@ def latency_ms(adapter: ModelAdapter, examples: Sequence[Any], *, repeats: int =
             adapter.predict([x], batch_size=1)
         runs.append((time.perf_counter() - t0) / len(examples))
     return float(np.median(runs) * 1000)
+
+
+def interleaved_latency(adapters: Sequence[ModelAdapter], examples: Sequence[Any], *, repeats: int = 5) -> list[float]:
+    """:func:`latency_ms` of several models measured in turns: each repeat times every model once, in an order
+    rotated from repeat to repeat, so that a change of machine load during the measurement hits all models
+    alike rather than whichever was timed then. Returns one median per model."""
+    repeats = check_int(repeats, "repeats", owner="latency_ms", minimum=1)
+    runs: list[list[float]] = [[] for _ in adapters]
+    for a in adapters:
+        a.predict(list(examples[:1]), batch_size=1)  # warm-up
+    for r in range(repeats):
+        for j in range(len(adapters)):
+            i = (j + r) % len(adapters)
+            runs[i].append(latency_ms(adapters[i], examples, repeats=1, warm_up=False))
+    return [float(np.median(x)) for x in runs]
 
 
 def _methods(methods: Sequence[str] | Mapping[str, Mapping[str, Any]] | None) -> dict[str, tuple[type, dict]]:
@@ -267,5 +284,7 @@ def compare(original: Any, compressed: Sequence[Any] | Mapping[str, Any], texts:
                 mean_probability_change=float(np.abs(probs - base_probs).max(1).mean()),
                 parameters=total, nonzero_parameters=nonzero,
                 bytes=write_weights(adapter, Path(tmp) / f"{i}.safetensors"),
-                latency_ms=latency_ms(adapter, timed, repeats=latency_repeats), drift=drift))
+                latency_ms=float("nan"), drift=drift))
+    latencies = interleaved_latency([a for _, a in everything], timed, repeats=latency_repeats)
+    rows = [replace(r, latency_ms=ms) for r, ms in zip(rows, latencies)]
     return Comparison(rows=tuple(rows), methods=tuple(chosen), n_examples=len(examples), n_explained=n_explain, k=k)
