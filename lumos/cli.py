@@ -223,7 +223,7 @@ def evaluate(model: str, data: str | None, methods: str | None, n: int, sanity_n
     from .errors import check_int
     from .metrics import evaluate as run_evaluation
     from .models import as_adapter
-    from .report.data import load_labelled_texts
+    from .report.data import input_kind, load_labelled_texts
 
     check_int(n, "--n", minimum=1)
     names = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
@@ -233,6 +233,10 @@ def evaluate(model: str, data: str | None, methods: str | None, n: int, sanity_n
         for name in names:
             get_method(name)  # fail on a bad name before loading the model
     adapter = as_adapter(model)
+    kind = input_kind(adapter)
+    if kind != "texts":  # the metrics hide and drop words, and re-read each explanation's text
+        raise InvalidArgumentError(f"`lumos evaluate` works on text classifiers (such as tweets-sentiment); "
+                                   f"{model!r} reads {kind}. `lumos report --model {model}` explains it.")
     data = data or adapter.card.get("dataset")
     if data is None:
         raise InvalidArgumentError("The '--data' option is required for a model outside the zoo: a CSV file with "

@@ -1,17 +1,29 @@
-"""Labelled data for reports and evaluation: a zoo dataset by name, or a CSV file of text and labels."""
+"""Labelled data for reports and evaluation: a zoo dataset by name, or a CSV file of text and labels; and what
+kind of input a model reads, which decides the report it gets."""
 
 from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from ..errors import InvalidArgumentError
 
-__all__ = ["LabelledTexts", "load_labelled_texts"]
+__all__ = ["LabelledTexts", "input_kind", "load_labelled_texts"]
+
+
+def input_kind(adapter: Any) -> str:
+    """What ``adapter``'s model reads: ``"images"``, ``"tables"`` or ``"texts"`` (any other adapter).
+
+    Looked up by the adapter's class along its MRO, so a subclass of a tabular adapter reads tables too.
+    """
+    from ..models import ImageAdapter, SklearnAdapter, TabularTorchAdapter
+
+    kinds = {ImageAdapter: "images", SklearnAdapter: "tables", TabularTorchAdapter: "tables"}
+    return next((kinds[c] for c in type(adapter).__mro__ if c in kinds), "texts")
 
 
 @dataclass(frozen=True)
@@ -32,7 +44,13 @@ def load_labelled_texts(data: str, class_names: Sequence[str], *, split: str = "
 
     if data in zoo.datasets():
         ds = zoo.dataset(data)
-        part = ds.split(split)
+        part = ds.split(split) if hasattr(ds, "split") else None
+        if not hasattr(part, "texts"):
+            raise InvalidArgumentError(
+                f"The 'data' argument for a text classifier must be a zoo dataset of texts (such as "
+                f"'airline-tweets') or a CSV file with 'text' and 'label' columns. Got {data!r}, a zoo dataset "
+                "without texts."
+            )
         if tuple(ds.class_names) != tuple(class_names):
             raise InvalidArgumentError(f"The dataset {data!r} has classes {ds.class_names}, but the model has "
                                        f"{tuple(class_names)}.")

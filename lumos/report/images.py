@@ -11,7 +11,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..engine.progress import track
-from ..errors import InvalidArgumentError, UnsupportedModelError
+from ..errors import InvalidArgumentError, check_int
 from ..models.vision import ImageAdapter, overlay, pixel_map, png_base64, read_image
 
 __all__ = ["IMAGE_METHODS", "build_image_report", "load_images"]
@@ -62,12 +62,16 @@ def load_images(data: str, class_names: Sequence[str]) -> ImageSet:
 
 def build_image_report(adapter: ImageAdapter, *, data: str | None = None, n: int = 8,
                        out: str | Path = "lumos-report", methods: Sequence[str] | None = None,
-                       batch_size: int = 32, progress: bool | None = None) -> Path:
-    """Explain ``n`` images with each method and write ``out/index.html`` with the overlays inline."""
+                       batch_size: int | None = None, progress: bool | None = None) -> Path:
+    """Explain ``n`` images with each method and write ``out/index.html`` with the overlays inline.
+
+    ``batch_size``: images per model call when predicting them, default 32.
+    """
     from .. import __version__
-    from ..attribution import get_method
-    from .build import MethodSummary, _card_rows
+    from .build import MethodSummary, _card_rows, make_methods
     from .render import _env
+
+    batch_size = 32 if batch_size is None else check_int(batch_size, "batch_size", owner="build_report", minimum=1)
 
     card = {"name": adapter.name, **adapter.card}
     data = data or card.get("dataset")
@@ -85,14 +89,7 @@ def build_image_report(adapter: ImageAdapter, *, data: str | None = None, n: int
     card.setdefault("classes", f"{adapter.n_classes} classes")
     card.pop("class_names", None)
 
-    names = list(IMAGE_METHODS) if methods is None else list(methods)
-    notes, instances = [], {}
-    for name in names:
-        cls = get_method(name)
-        try:
-            instances[cls.name] = cls(adapter, **IMAGE_METHODS.get(cls.name, {}))
-        except UnsupportedModelError as exc:
-            notes.append(f"{cls.name} is left out: {exc}")
+    instances, notes = make_methods(adapter, list(IMAGE_METHODS) if methods is None else list(methods), IMAGE_METHODS)
     chosen = examples[:n]
     scale = max(1, 160 // max(adapter.image_size))  # small images (digits) are enlarged, pixels kept sharp
     summaries, maps = [], {}

@@ -37,6 +37,7 @@ def _fmt(value: Any, digits: int = 4) -> str:
 _env.filters["fmt"] = _fmt
 
 
-def render_report(report: Any) -> str:
+def render_report(report: Any, template: str = "report.html") -> str:
+    """The page of ``report`` (a :class:`~lumos.report.build.ReportData`) from one of the templates."""
     css = _env.loader.get_source(_env, "report.css")[0]
-    return _env.get_template("report.html").render(r=report, css=css)
+    return _env.get_template(template).render(r=report, css=css)

@@ -1,0 +1,28 @@
+"""The `lumos` command on table models: `report` writes the tabular page, `evaluate` refuses in one clear line."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from lumos.cli import main
+
+
+def test_report_command_writes_the_table_page(tmp_path):
+    """`lumos report` on a zoo table model writes a page with its feature attributions and global importance."""
+    out = tmp_path / "rep"
+    result = CliRunner().invoke(main, ["report", "--model", "breast-cancer-mlp", "--n", "2", "--out", str(out),
+                                       "--methods", "saliency,occlusion"])
+    assert result.exit_code == 0, result.output
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert page.count('class="example" id="example-') == 2
+    assert ">Permutation importance<" in page and "worst texture" in page
+
+
+def test_evaluate_on_a_table_model_is_one_clear_line():
+    """`lumos evaluate` on a table model exits with status 2 and one line saying it takes text classifiers."""
+    result = CliRunner().invoke(main, ["evaluate", "--model", "breast-cancer-mlp", "--n", "3"])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: `lumos evaluate` works on text classifiers")
+    assert "'breast-cancer-mlp' reads tables" in lines[0] and "lumos report --model breast-cancer-mlp" in lines[0]
+    assert "Traceback" not in result.output
