@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 from ..errors import InvalidArgumentError, UnknownNameError
 from ..models import ModelAdapter, as_adapter
-from .compare import DEFAULT_METHODS, Comparison, MethodDrift, ModelSummary, compare, latency_ms
+from .compare import DEFAULT_METHODS, Comparison, MethodDrift, ModelSummary, compare, interleaved_latency, latency_ms
 from .distill import distill
 from .magnitude import prune_magnitude
 from .quantize import Int8Linear, quantize_int8
@@ -31,7 +31,7 @@ from .structured import head_scores, neuron_scores, prune_heads, prune_neurons
 
 __all__ = [
     "prune_magnitude", "prune_heads", "prune_neurons", "head_scores", "neuron_scores", "quantize_int8", "Int8Linear",
-    "distill", "compare", "Comparison", "ModelSummary", "MethodDrift", "latency_ms", "DEFAULT_METHODS",
+    "distill", "compare", "Comparison", "ModelSummary", "MethodDrift", "latency_ms", "interleaved_latency", "DEFAULT_METHODS",
     "save", "load", "is_compressed", "compress", "parse_spec", "COMPRESSORS",
 ]
 
