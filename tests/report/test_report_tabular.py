@@ -141,3 +141,17 @@ def test_csv_columns_with_html_are_escaped_everywhere(test_split, tmp_path):
     assert n == len(frame) and shown == pytest.approx(float((model.predict_proba(rows).argmax(1) == labels).mean()),
                                                       abs=5e-5)
     assert "Surrogate tree" not in page and "The surrogate tree is left out" in page
+
+
+def test_wrong_kind_of_data_or_section_is_a_clear_error(mlp, tmp_path):
+    """A table model given texts, a text loader given a table, or text-only sections for a table all say so."""
+    from lumos.errors import InvalidArgumentError
+    from lumos.report.data import load_labelled_texts
+
+    with pytest.raises(InvalidArgumentError, match="'airline-tweets', a zoo dataset without tables"):
+        build_report(mlp, data="airline-tweets", out=tmp_path, progress=False)
+    with pytest.raises(InvalidArgumentError, match="'breast-cancer', a zoo dataset without texts"):
+        load_labelled_texts("breast-cancer", mlp.class_names)
+    with pytest.raises(InvalidArgumentError, match="apply to text classifiers only; 'breast-cancer-mlp' reads tables"):
+        build_report(mlp, out=tmp_path, quality_n=3, progress=False)
+    assert not (tmp_path / "index.html").exists()
