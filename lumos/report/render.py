@@ -18,7 +18,8 @@ _env = jinja2.Environment(
 
 
 def _fmt(value: Any, digits: int = 4) -> str:
-    """Numbers for people: integers with thousands separators, other floats to ``digits`` significant digits."""
+    """Numbers for people: integers with thousands separators, other floats to ``digits`` significant digits
+    (a float too large for them in plain notation is rounded to a whole number: 14,283, never 1.428e+04)."""
     if value is None:
         return "–"
     if isinstance(value, bool):
@@ -30,6 +31,8 @@ def _fmt(value: Any, digits: int = 4) -> str:
             return "–"
         if value.is_integer() and abs(value) < 1e15:
             return f"{int(value):,}"
+        if 10 ** digits <= abs(value) < 1e15:
+            return f"{value:,.0f}"
         return f"{value:.{digits}g}"
     return str(value)
 

@@ -156,3 +156,14 @@ def test_heat_color_encodes_sign_and_strength():
     weak, strong = (float(heat_color(v, 1.0).rstrip(")").split(",")[-1]) for v in (0.2, 0.8))
     assert weak < strong
     assert heat_color(0.5, 0.0) == "transparent"
+
+
+@pytest.mark.parametrize("value, shown", [
+    (14283.3, "14,283"), (-98765.4, "-98,765"), (1234.5678, "1235"), (0.000123456, "0.0001235"),
+    (3.0, "3"), (12345, "12,345"), (float("nan"), "–"), (None, "–"), (True, "True"),
+])
+def test_numbers_are_shown_plainly(value, shown):
+    """The report's number filter never writes a large float in scientific notation."""
+    from lumos.report.render import _fmt
+
+    assert _fmt(value) == shown
