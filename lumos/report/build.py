@@ -285,11 +285,10 @@ def build_report(model: Any = "tweets-sentiment", *, data: str | None = None, n:
         compression = compression_section(adapter, compress, labelled, train, n_explain=min(n, 20),
                                           batch_size=batch_size, progress=progress)
     report = ReportData(
-        quality=quality, compression=compression,
         title=f"lumos report: {card.get('name', adapter.name)}",
         generated=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        version=__version__, card=_card_rows(card), evaluation=evaluation, methods=summaries, examples=examples, notes=notes, diagnosis=diagnosis,
-        inside=inside,
+        version=__version__, card=_card_rows(card), evaluation=evaluation, methods=summaries, examples=examples,
+        notes=notes, diagnosis=diagnosis, inside=inside, quality=quality, compression=compression,
     )
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
