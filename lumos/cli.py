@@ -309,13 +309,21 @@ def _load_for_analysis(model: str, data: str | None, split: str) -> tuple[Any, A
     """The adapter and its labelled data (default: the zoo model's own dataset)."""
     from .diagnosis.data import load_labelled
     from .models import as_adapter
+    from .report.data import input_kind
 
     adapter = as_adapter(model)
     data = data or adapter.card.get("dataset")
     if data is None:
         raise InvalidArgumentError("The '--data' option is required for a model outside the zoo: a zoo dataset or "
                                    "a CSV file with a 'label' column.")
-    return adapter, load_labelled(data, adapter.class_names, split=split)
+    labelled = load_labelled(data, adapter.class_names, split=split)
+    reads, holds = input_kind(adapter), "tables" if hasattr(labelled.inputs, "columns") else "texts"
+    if reads in ("texts", "tables") and reads != holds:
+        what = "texts (a 'text' column)" if holds == "texts" else "a table (no 'text' column)"
+        own = adapter.card.get("dataset")
+        raise InvalidArgumentError(f"The model {model!r} reads {reads}, but the '--data' {data!r} holds {what}. "
+                                   "Pass data of the model's kind" + (f", such as {own!r}." if own else "."))
+    return adapter, labelled
 
 
 @main.command()

@@ -26,3 +26,22 @@ def test_evaluate_on_a_table_model_is_one_clear_line():
     assert len(lines) == 1 and lines[0].startswith("error: `lumos evaluate` works on text classifiers")
     assert "'breast-cancer-mlp' reads tables" in lines[0] and "lumos report --model breast-cancer-mlp" in lines[0]
     assert "Traceback" not in result.output
+
+
+def test_diagnose_and_global_given_data_of_the_other_kind_are_one_clear_line(tmp_path):
+    """A table model given a CSV of texts, and a text model given a table, stop before any work with one line
+    naming the model's kind and the data's."""
+    texts = tmp_path / "texts.csv"
+    texts.write_text("text,label\nthe tumour is large,malignant\nall clear,benign\n", encoding="utf-8")
+    table = tmp_path / "table.csv"
+    table.write_text("length,label\n3,negative\n5,positive\n", encoding="utf-8")
+    for command, model, data, reads, holds in [
+        ("diagnose", "breast-cancer-mlp", texts, "tables", "texts (a 'text' column)"),
+        ("global", "breast-cancer-mlp", texts, "tables", "texts (a 'text' column)"),
+        ("diagnose", "tweets-sentiment", table, "texts", "a table (no 'text' column)"),
+    ]:
+        result = CliRunner().invoke(main, [command, "--model", model, "--data", str(data)])
+        assert result.exit_code == 2, result.output
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and f"reads {reads}, but the '--data'" in lines[0] and holds in lines[0], lines
+        assert "Traceback" not in result.output
