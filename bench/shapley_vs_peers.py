@@ -134,20 +134,28 @@ def captum_kernelshap(game: Game, evals: int, seed: int, per_eval: int) -> np.nd
     return out.numpy().reshape(-1)
 
 
-def lime_text(adapter, text: str, target: int, evals: int, seed: int, counter: list | None = None) -> np.ndarray:
+def lime_text(game: Game, evals: int, seed: int) -> np.ndarray:
+    """LIME's estimate for the same game: LIME perturbs the text by replacing words with the mask string, and
+    its classifier function turns each perturbed text back into the word mask it stands for and evaluates the
+    game on it (so a hidden word of three word pieces is three [MASK] tokens, as for every other estimator)."""
     from lime.lime_text import LimeTextExplainer
 
-    def predict(texts):
-        if counter is not None:
-            counter.append(len(texts))
-        return adapter.predict(list(texts), batch_size=64)
+    mask_string = "\x00"  # cannot occur in a tweet: a word equal to it was hidden by LIME
+    words = game.text.split()
+    if len(words) != game.n:
+        raise ValueError(f"LIME splits {game.text!r} into {len(words)} words, the masker into {game.n}")
 
-    explainer = LimeTextExplainer(bow=False, split_expression=r"\s+", mask_string=adapter.tokenizer.mask_token,
-                                  random_state=seed)
-    exp = explainer.explain_instance(text, predict, labels=(target,),
-                                     num_features=len(text.split()), num_samples=evals)
-    values = np.zeros(len(text.split()))
-    for index, weight in exp.as_map()[target]:
+    def predict(texts):
+        masks = np.array([[w != mask_string for w in t.split()] for t in texts], dtype=bool)
+        out = np.zeros((len(texts), game.target + 1))
+        out[:, game.target] = game(masks)  # LIME regresses this column only (labels=(target,))
+        return out
+
+    explainer = LimeTextExplainer(bow=False, split_expression=r"\s+", mask_string=mask_string, random_state=seed)
+    exp = explainer.explain_instance(game.text, predict, labels=(game.target,), num_features=game.n,
+                                     num_samples=evals)
+    values = np.zeros(game.n)
+    for index, weight in exp.as_map()[game.target]:
         values[index] = weight
     return values
 
@@ -179,7 +187,7 @@ def main(argv=None) -> dict:
         "SHAP KernelExplainer (l1_reg=False)": mean_error(lambda i, s: shap_kernel(games[i], E, s)),
         "SHAP KernelExplainer (default l1_reg)": mean_error(lambda i, s: shap_kernel(games[i], E, s, "auto")),
         "Captum KernelShap": mean_error(lambda i, s: captum_kernelshap(games[i], E, s, 64)),
-        "LIME (lime package, bow=False)": mean_error(lambda i, s: lime_text(cached, texts[i], targets[i], E, s)),
+        "LIME (lime package, bow=False)": mean_error(lambda i, s: lime_text(games[i], E, s)),
     }
     budgets = [50, 100, 150, 200, 300, 400, 500, 750, 1000]
     lumos_curve = {b: mean_error(lambda i, s, b=b: lumos_kernelshap(cached, [texts[i]], [targets[i]], b, s)[0])
@@ -218,12 +226,6 @@ def main(argv=None) -> dict:
             return sum(g.calls for g in real_games)
         return run
 
-    def lime_rows():
-        counter: list[int] = []
-        for t, c in zip(texts, targets):
-            lime_text(model, t, c, E, 0, counter)
-        return sum(counter)
-
     timed("lumos KernelSHAP, all tweets in one call", lambda: lumos_rows(texts, targets, False))
     timed("lumos KernelSHAP, one tweet per call", lambda: lumos_rows(texts, targets, True))
     timed("SHAP KernelExplainer", peer_rows(lambda: [shap_kernel(g, E, 0) for g in real_games]))
@@ -231,7 +233,7 @@ def main(argv=None) -> dict:
           peer_rows(lambda: [captum_kernelshap(g, E, 0, 64) for g in real_games]))
     timed("Captum KernelShap, default perturbations_per_eval=1",
           peer_rows(lambda: [captum_kernelshap(g, E, 0, 1) for g in real_games]))
-    timed("LIME", lime_rows)
+    timed("LIME", peer_rows(lambda: [lime_text(g, E, 0) for g in real_games]))
     result = {
         "setting": {"tweets": texts, "words": [g.n for g in games], "evals": E, "seeds": args.seeds,
                     "threads": torch.get_num_threads()},
