@@ -206,7 +206,8 @@ def report(model: str, data: str | None, n: int, out: str, methods: str | None, 
 @main.command()
 @click.option("--model", "-m", default=_DEFAULT_MODEL, show_default=True,
               help="Zoo model name or a directory holding a Hugging Face classifier.")
-@click.option("--data", default=None, help="Zoo dataset name or CSV file with 'text' and 'label' columns. "
+@click.option("--data", default=None, help="Zoo dataset name or CSV file with 'text' and 'label' columns (and "
+              "optionally 'rationale': the words people highlighted, which adds plausibility metrics). "
               "Default: the zoo model's own held-out split.")
 @click.option("--methods", default=None, help="Comma-separated method names. Default: the report's methods "
               "(gradient and perturbation methods); a random baseline is always added.")
@@ -242,8 +243,10 @@ def evaluate(model: str, data: str | None, methods: str | None, n: int, sanity_n
         raise InvalidArgumentError("The '--data' option is required for a model outside the zoo: a CSV file with "
                                    "'text' and 'label' columns.")
     labelled = load_labelled_texts(data, adapter.class_names)
+    rationales = list(labelled.rationales[:n]) if labelled.rationales is not None else None
     result = run_evaluation(adapter, list(labelled.texts[:n]), methods=names, n_sanity=sanity_n,
-                            n_sensitivity=sensitivity_n, data_name=labelled.name, progress=None)
+                            n_sensitivity=sensitivity_n, rationales=rationales, data_name=labelled.name,
+                            progress=None)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
         return

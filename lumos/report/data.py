@@ -28,17 +28,20 @@ def input_kind(adapter: Any) -> str:
 
 @dataclass(frozen=True)
 class LabelledTexts:
-    """Texts with integer labels (indices into the model's class names)."""
+    """Texts with integer labels (indices into the model's class names) and, where the data has them, human
+    rationales (the words people highlighted, separated by spaces; one string per text)."""
 
     name: str
     texts: tuple[str, ...]
     labels: np.ndarray
+    rationales: tuple[str, ...] | None = None
 
 
 def load_labelled_texts(data: str, class_names: Sequence[str], *, split: str = "test") -> LabelledTexts:
     """A zoo dataset's ``split`` (held-out by default), or a CSV file with ``text`` and ``label`` columns.
 
-    CSV labels may be class names or class indices.
+    CSV labels may be class names or class indices. An optional ``rationale`` column holds, per text, the words
+    people highlighted as the reason for the label, separated by spaces (empty: none).
     """
     from .. import zoo
 
@@ -66,7 +69,8 @@ def load_labelled_texts(data: str, class_names: Sequence[str], *, split: str = "
         if not reader.fieldnames or not {"text", "label"} <= set(reader.fieldnames):
             raise InvalidArgumentError(f"The CSV file {str(path)!r} must have 'text' and 'label' columns. "
                                        f"Got columns {reader.fieldnames}.")
-        texts, labels = [], []
+        texts, labels, rationales = [], [], []
+        has_rationales = "rationale" in reader.fieldnames
         for line, row in enumerate(reader, start=2):
             label = row["label"].strip()
             if label in class_names:
@@ -77,6 +81,9 @@ def load_labelled_texts(data: str, class_names: Sequence[str], *, split: str = "
                 raise InvalidArgumentError(f"Line {line} of {str(path)!r}: label {label!r} is not one of "
                                            f"{', '.join(map(repr, class_names))} or an index below {len(class_names)}.")
             texts.append(row["text"])
+            if has_rationales:
+                rationales.append(row["rationale"] or "")
     if not texts:
         raise InvalidArgumentError(f"The CSV file {str(path)!r} has no rows.")
-    return LabelledTexts(path.name, tuple(texts), np.asarray(labels, dtype=np.int64))
+    return LabelledTexts(path.name, tuple(texts), np.asarray(labels, dtype=np.int64),
+                         tuple(rationales) if has_rationales else None)

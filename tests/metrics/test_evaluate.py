@@ -80,3 +80,25 @@ def test_report_quality_section_renders_escaped_svg(result):
     assert "Cascading randomization" in html and "occlusion" in html
     svg = line_plot_svg([("<b>x</b>", [0, 1], [0.2, float("nan")])], title="t<", x_label="a&b", y_label="y")
     assert "<b>" not in svg and "&lt;b&gt;x&lt;/b&gt;" in svg and "t&lt;" in svg and "a&amp;b" in svg
+
+
+def test_cli_evaluate_reads_rationales_from_the_csv(tweets_model, tmp_path):
+    """A 'rationale' column in the --data CSV adds the plausibility metrics (AUPRC, F1) to `lumos evaluate`
+    (occlusion finds the highlighted words better than the random baseline); without the column they are
+    absent."""
+    data = tmp_path / "rated.csv"
+    data.write_text("text,label,rationale\n"
+                    "@united the flight was late and the crew was rude,negative,late rude\n"
+                    "@united great crew and a smooth flight thank you,positive,great smooth\n", encoding="utf-8")
+    args = ["evaluate", "--data", str(data), "--n", "2", "--methods", "occlusion", "--sanity-n", "0",
+            "--sensitivity-n", "0", "--json"]
+    out = CliRunner().invoke(main, args)
+    assert out.exit_code == 0, out.output
+    occlusion, random = (m["metrics"] for m in json.loads(out.output)["methods"])
+    assert {"auprc", "rationale_f1"} <= set(occlusion), sorted(occlusion)
+    assert occlusion["auprc"]["n"] == 2 and occlusion["auprc"]["mean"] > random["auprc"]["mean"]  # 0.71 vs 0.24
+    plain = tmp_path / "plain.csv"
+    plain.write_text("\n".join(line.rsplit(",", 1)[0] for line in data.read_text().splitlines()) + "\n")
+    out = CliRunner().invoke(main, args[:2] + [str(plain)] + args[3:])
+    assert out.exit_code == 0, out.output
+    assert "auprc" not in json.loads(out.output)["methods"][0]["metrics"]
