@@ -167,3 +167,23 @@ def test_numbers_are_shown_plainly(value, shown):
     from lumos.report.render import _fmt
 
     assert _fmt(value) == shown
+
+
+def test_report_with_quality_has_the_explanation_quality_section(model, tmp_path):
+    """build_report(quality_n=2) runs the evaluation on the first 2 texts and the page gains the quality section:
+    the metrics table for the chosen method and the random baseline, the ranking, and the inline plots."""
+    data = _write_csv(tmp_path / "d.csv", [
+        ("the flight was late and the crew was rude", "negative"),
+        ("great crew, thank you", "positive"),
+        ("what time does the gate open", "neutral"),
+    ])
+    html = build_report(model, data=str(data), n=2, out=tmp_path / "out", methods=["occlusion"],
+                        quality_n=2).read_text(encoding="utf-8")
+    assert '<section id="quality">' in html
+    section = html[html.index('<section id="quality">'):]
+    section = section[:section.index("</section>")]
+    assert "measured on 2 texts of d.csv" in section
+    assert re.search(r"<tr><td>occlusion</td>", section) and re.search(r"<tr><td>random</td>", section)
+    assert "Ranking: faithfulness gap per second" in section and section.count("<svg") >= 2
+    without = build_report(model, data=str(data), n=2, out=tmp_path / "plain", methods=["occlusion"])
+    assert '<section id="quality">' not in without.read_text(encoding="utf-8")
