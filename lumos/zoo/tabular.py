@@ -3,7 +3,7 @@
 the second.
 
 Splits are stratified 60/20/20 (train/validation/test) from a fixed seed. Gradient-boosting models are
-retrained deterministically on load (about a second; nothing is pickled); the MLP is trained once and cached as
+retrained deterministically on load (1-2 s; nothing is pickled); the MLP is trained once and cached as
 safetensors.
 
 Credit data, missing values: ``Income`` (381 of 4454 rows), ``Assets`` (47) and ``Debt`` (18) are imputed with
