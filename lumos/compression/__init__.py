@@ -5,6 +5,7 @@
 >>> fewer = compression.prune_heads("tweets-sentiment", 4)                 # 4 heads removed per layer  # doctest: +SKIP
 >>> int8 = compression.quantize_int8("tweets-sentiment")                   # doctest: +SKIP
 >>> student = compression.distill("tweets-sentiment", texts, labels, n_layers=3)   # doctest: +SKIP
+>>> student = compression.distill("tweets-sentiment", texts, labels, unlabeled=more_texts)  # doctest: +SKIP
 >>> compression.compare("tweets-sentiment", [small, fewer, int8], held_out, labels)  # doctest: +SKIP
 >>> compression.save(int8, "int8-model"); lumos.load_model("int8-model")  # doctest: +SKIP
 
@@ -52,7 +53,8 @@ COMPRESSORS: dict[str, Compressor] = {
     "neurons": Compressor(prune_neurons, "fraction", float,
                           "neurons:F  remove the fraction F of feed-forward neurons per layer"),
     "int8": Compressor(quantize_int8, None, None, "int8  dynamic int8 quantization of the linear layers"),
-    "distill": Compressor(distill, "n_layers", int, "distill:L  a student of L blocks trained on the soft labels"),
+    "distill": Compressor(distill, "n_layers", int,
+                          "distill:L  a student of L blocks trained on the teacher's soft labels and hidden states"),
 }
 
 
@@ -89,8 +91,9 @@ def compress(model: Any, spec: str, **options: Any) -> ModelAdapter:
     """Apply the steps of ``spec`` (see :func:`parse_spec`) in order and return the compressed copy.
 
     ``options`` go to the steps that take them: ``texts`` / ``labels`` (training data of ``distill``; the
-    texts also rank heads and neurons by measured effect), ``importance``, ``epochs``, ``validation``,
-    ``log_dir``, ``progress``; an option no step takes is an error (``progress`` excepted).
+    texts also rank heads and neurons by measured effect), ``unlabeled`` (distill's transfer set),
+    ``hidden_weight``, ``importance``, ``epochs``, ``validation``, ``log_dir``, ``progress``; an option no
+    step takes is an error (``progress`` excepted).
     """
     adapter = as_adapter(model)
     used: set[str] = set()

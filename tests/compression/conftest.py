@@ -9,13 +9,14 @@ import lumos
 from lumos.zoo.tweets import MeanPoolClassifier, load_encoder
 
 
-def tiny_bert(seed: int = 0, *, heads: int = 4, layers: int = 3) -> lumos.TransformersAdapter:
+def tiny_bert(seed: int = 0, *, heads: int = 4, layers: int = 3, dropout: float = 0.1) -> lumos.TransformersAdapter:
     """MiniLM's tokenizer over a 3-block BERT of width 32 (4 heads of 8), mean pooling and a 3-class head."""
     from transformers import BertConfig, BertModel
 
     _, tokenizer = load_encoder()
     config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=layers,
                         num_attention_heads=heads, intermediate_size=64, max_position_embeddings=128,
+                        hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout,
                         attn_implementation="eager")
     with torch.random.fork_rng():
         torch.manual_seed(seed)
@@ -30,7 +31,7 @@ def tiny():
 
 @pytest.fixture()
 def make_tiny():
-    """The tiny_bert factory (seed, heads, layers)."""
+    """The tiny_bert factory (seed, heads, layers, dropout)."""
     return tiny_bert
 
 
