@@ -551,6 +551,11 @@ def layers(model: str, data: str | None, split: str, n_examples: int, cv: int, a
               help="Training texts for distill and measured rankings: a CSV with 'text' and 'label' columns. "
                    "Default: the zoo dataset's train split.")
 @click.option("--train-n", default=None, type=int, help="Use only the first N training texts.")
+@click.option("--labels-n", default=None, type=int,
+              help="Keep the labels of only the first N training texts: distill learns the others from the teacher "
+                   "alone (a transfer set). [default: all labelled]")
+@click.option("--hidden-weight", default=None, type=float,
+              help="Weight of distill's hidden-state term (0 turns it off). [default: 1.0]")
 @click.option("--epochs", default=3, show_default=True, type=int, help="Training epochs of distill.")
 @click.option("--out", default="lumos-compressed", show_default=True,
               help="Directory that receives one model directory per SPEC (safetensors + config; TensorBoard logs of "
@@ -558,8 +563,8 @@ def layers(model: str, data: str | None, split: str, n_examples: int, cv: int, a
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
 @_friendly_errors
 def compress(model: str, specs: tuple[str, ...], data: str | None, split: str, n_examples: int, n_explain: int,
-             methods: str | None, importance: str | None, train_data: str | None, train_n: int | None, epochs: int,
-             out: str, as_json: bool) -> None:
+             methods: str | None, importance: str | None, train_data: str | None, train_n: int | None,
+             labels_n: int | None, hidden_weight: float | None, epochs: int, out: str, as_json: bool) -> None:
     """Compress the model, save each compressed copy, and compare them with the original: accuracy, agreement,
     size, latency, and the drift of each attribution method's explanations."""
     import re
@@ -597,7 +602,11 @@ def compress(model: str, specs: tuple[str, ...], data: str | None, split: str, n
                 options["texts"] = list(train.texts)
         if any(name == "distill" for name, _ in chain):
             folder = re.sub(r"[^A-Za-z0-9_.-]+", "_", spec)
-            options.update(texts=list(train.texts), labels=train.labels, epochs=epochs,
+            labelled = len(train.texts) if labels_n is None else check_int(labels_n, "--labels-n", minimum=1)
+            if hidden_weight is not None:
+                options["hidden_weight"] = hidden_weight
+            options.update(texts=list(train.texts[:labelled]), labels=train.labels[:labelled],
+                           unlabeled=list(train.texts[labelled:]), epochs=epochs,
                            validation=(list(held_out.texts[:n_examples]), held_out.labels[:n_examples])
                            if split == "validation" else None,
                            log_dir=str(Path(out) / "tensorboard" / folder))

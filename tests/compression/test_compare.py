@@ -120,3 +120,16 @@ def test_cli_compress_bad_spec_is_one_line():
     result = CliRunner().invoke(main, ["compress", "--method", "shrink:2"])
     assert result.exit_code == 2
     assert result.output.strip().count("\n") == 0 and "is not one of 'prune'" in result.output
+
+
+def test_cli_distill_with_a_transfer_set(tmp_path):
+    """`--train-n 16 --labels-n 8` trains a student on 8 labelled tweets and 8 more through the teacher alone, with
+    the hidden-state weight given; the saved model records both counts and the weight."""
+    out = tmp_path / "models"
+    result = CliRunner().invoke(main, ["compress", "--method", "distill:1", "--train-n", "16", "--labels-n", "8",
+                                       "--hidden-weight", "0.5", "--epochs", "1", "--n", "4", "--explain", "1",
+                                       "--methods", "saliency", "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    step = lumos.load_model(str(out / "distill_1")).compression[-1]
+    assert step["method"] == "distill" and step["n_train"] == 8 and step["n_unlabeled"] == 8
+    assert step["hidden_weight"] == 0.5 and step["layers"] == [5]
