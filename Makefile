@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/capture_memory.py
 	$(BIN)/python bench/layer_probes.py
 	$(BIN)/python bench/compression.py
+	$(BIN)/python bench/distillation.py
 
 clean:
 	rm -rf $(VENV) lumos-report .pytest_cache
