@@ -91,7 +91,8 @@ def distill(teacher: Any, texts: Sequence[str], labels: Sequence[int] | None = N
     alpha : float in [0, 1], optional
         Weight of the teacher's soft labels. Default 1 without labels, 0.5 with them. ``alpha=0`` and
         ``hidden_weight=0`` train the same student on the labels alone: the baseline a distilled student must
-        beat.
+        beat. The teacher helps where labels are few; with many labels a student can outdo a weak teacher, and
+        then these zeros are the better setting (bench/RESULTS.md, "Distillation").
     temperature : float > 0, default 2.0
     hidden_weight : float >= 0, default 1.0
         Weight of the hidden-state term (relative squared error, so the weight does not depend on the scale of
