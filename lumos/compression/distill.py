@@ -167,7 +167,9 @@ def distill(teacher: Any, texts: Sequence[str], labels: Sequence[int] | None = N
 
     n_labeled = len(texts)
     texts = texts + unlabeled
-    soft = torch.from_numpy(teacher.predict(texts)).float()  # (n, classes) teacher logits
+    # The teacher's logits: read once up front, or, with the hidden-state term, from the forward pass that term
+    # makes on each batch anyway.
+    soft = torch.from_numpy(teacher.predict(texts)).float() if hidden_weight == 0 else None
     hard = None
     if labels is not None:  # -100: no label (cross_entropy's ignore_index)
         hard = torch.cat([torch.tensor(labels, dtype=torch.long), torch.full((len(unlabeled),), -100)])
@@ -194,18 +196,19 @@ def distill(teacher: Any, texts: Sequence[str], labels: Sequence[int] | None = N
             for epoch, idx in track(batches, description=f"Distilling into {len(layers)} blocks", enabled=progress):
                 input_ids, mask = student._pad([texts[i] for i in idx])
                 logits = student._call(input_ids=input_ids, attention_mask=mask).float()
-                target = soft[idx].to(logits.device)
+                hidden = logits.new_zeros(())
+                if taps is None:
+                    target = soft[idx].to(logits.device)
+                else:
+                    with torch.no_grad():
+                        target = teacher._call(input_ids=input_ids.to(teacher.device),
+                                               attention_mask=mask.to(teacher.device)).float().to(logits.device)
+                    hidden = _hidden_loss(taps.take(), teacher_taps.take(), mask)
                 kd = F.kl_div(F.log_softmax(logits / temperature, -1), F.softmax(target / temperature, -1),
                               reduction="batchmean") * temperature ** 2
                 ce = logits.new_zeros(())
                 if hard is not None and bool((hard[idx] >= 0).any()):
                     ce = F.cross_entropy(logits, hard[idx].to(logits.device), ignore_index=-100)
-                hidden = logits.new_zeros(())
-                if taps is not None:
-                    with torch.no_grad():
-                        teacher._call(input_ids=input_ids.to(teacher.device),
-                                      attention_mask=mask.to(teacher.device))
-                    hidden = _hidden_loss(taps.take(), teacher_taps.take(), mask)
                 loss = alpha * kd + (1 - alpha) * ce + hidden_weight * hidden
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -253,7 +256,6 @@ class _BlockOutputs:
 
     def __init__(self, stack: nn.ModuleList, which: Sequence[int]) -> None:
         self._out: dict[int, torch.Tensor] = {}
-        self._order = list(range(len(list(which))))
         self._handles = [stack[j].register_forward_hook(self._keeper(i)) for i, j in enumerate(which)]
 
     def _keeper(self, i: int):
@@ -262,7 +264,7 @@ class _BlockOutputs:
         return hook
 
     def take(self) -> list[torch.Tensor]:
-        return [self._out.pop(i) for i in self._order]
+        return [self._out.pop(i) for i in range(len(self._handles))]
 
     def remove(self) -> None:
         for h in self._handles:
