@@ -81,8 +81,8 @@ def main(argv: list[str] | None = None) -> None:
     make("neurons:0.5", lambda: C.prune_neurons(model, 0.5))
     make("int8", lambda: C.quantize_int8(model))
     student = dict(n_layers=3, epochs=args.epochs, batch_size=32, validation=validation, progress=True)
-    # The students of the recorded run: soft labels only, no hidden-state term, no transfer set (distill's
-    # defaults since add the hidden-state term; bench/distillation.py measures the students' settings).
+    # The students of the recorded run: soft labels only, no hidden-state term, no transfer set (distill has
+    # since added the hidden-state term to its defaults; bench/distillation.py measures the students' settings).
     make("distill:3", lambda: C.distill(model, train_texts, train_labels, alpha=0.5, hidden_weight=0.0,
                                         log_dir=str(out / "tensorboard" / "distill3"), **student))
     make("student:3 no teacher", lambda: C.distill(model, train_texts, train_labels, alpha=0.0, hidden_weight=0.0,
