@@ -11,7 +11,7 @@ import torch
 from ..engine import track
 from ..errors import InvalidArgumentError, UnsupportedModelError, check_int
 from ..models import as_adapter
-from ..representation.capture import capture, n_layers, sites
+from ..models.sites import capture, heads_per_layer
 
 __all__ = ["HeadImportance", "head_importance"]
 
@@ -72,8 +72,7 @@ def head_importance(model: Any, texts: Sequence[str], labels: Sequence[int] | No
     adapter = as_adapter(model)
     batch_size = check_int(batch_size, "batch_size", owner="head_importance", minimum=1)
     texts, _ = adapter.split_inputs(list(texts))
-    module = getattr(adapter, "model", None)
-    known = sites(module) if module is not None else {}
+    known = adapter.sites()
     if "layers.0.attention.heads" not in known:
         raise UnsupportedModelError("head_importance needs a transformer whose heads' outputs are a site "
                                     "(BERT-style blocks: layers.i.attention.heads).")
@@ -82,11 +81,9 @@ def head_importance(model: Any, texts: Sequence[str], labels: Sequence[int] | No
         if labels.shape != (len(texts),) or not np.issubdtype(labels.dtype, np.integer):
             raise InvalidArgumentError(f"The 'labels' parameter of head_importance must hold one class index per "
                                        f"text ({len(texts)}). Got shape {labels.shape}, dtype {labels.dtype}.")
-    n_layer = n_layers(module)
-    default = getattr(getattr(module, "config", None), "num_attention_heads", None)
+    n_layer = adapter.n_layers
     # Per layer: a head-pruned model (lumos.compression.prune_heads) keeps different heads in each layer.
-    n_heads = [int(getattr(module.get_submodule(known[f"layers.{i}.attention.heads"].path), "num_attention_heads",
-                           default)) for i in range(n_layer)]
+    n_heads = heads_per_layer(adapter.module)
 
     base = adapter.predict(texts, batch_size=batch_size)
     predicted = base.argmax(1)
@@ -102,7 +99,7 @@ def head_importance(model: Any, texts: Sequence[str], labels: Sequence[int] | No
         for layer, start in track(steps, description="head_importance", enabled=progress):
             heads = n_heads[layer]
             idx = order[start:start + max(1, batch_size // heads)]
-            input_ids, mask = adapter._pad([texts[i] for i in idx])
+            inputs = adapter.model_inputs([texts[i] for i in idx])
             c = len(idx)
 
             def silence(context: torch.Tensor, c: int = c, heads: int = heads) -> torch.Tensor:
@@ -114,7 +111,7 @@ def head_importance(model: Any, texts: Sequence[str], labels: Sequence[int] | No
                 return view.view(context.shape)
 
             with capture(adapter, [], edit={f"layers.{layer}.attention.heads": silence}):
-                logits = adapter._call(input_ids=input_ids.repeat(heads, 1), attention_mask=mask.repeat(heads, 1))
+                logits = adapter.run({name: value.repeat(heads, 1) for name, value in inputs.items()})
             out[layer, :heads][:, idx] = logits.float().cpu().numpy().reshape(heads, c, -1)
     rows = np.arange(len(texts))
     ablated = out[:, :, rows, predicted]  # (L, H, n): the predicted class's logit

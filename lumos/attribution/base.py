@@ -4,7 +4,6 @@ cost accounting, building Explanations) lives here; a subclass writes only its m
 from __future__ import annotations
 
 import abc
-import hashlib
 import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Sequence
@@ -13,13 +12,16 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 import torch
 
-from ..engine import Batcher, track
+from ..engine import Batcher, batches_by_size, example_rng, track
 from ..errors import InvalidArgumentError, check_choice, check_int
 from ..explanation import Cost, Explanation, ExplanationSet
-from ..models import GradientAdapter, as_adapter
+from ..maskers import Prepared
+from ..models import GradientAdapter, ModelAdapter, as_adapter
 from ..models.base import Encoded
+from ..readout import QUANTITIES, Readout, softmax
 
-__all__ = ["Method", "GradientMethod", "PerturbationMethod", "Estimate", "Score"]
+__all__ = ["Method", "GradientMethod", "PerturbationMethod", "PerturbationJob", "Estimate", "Score",
+           "resolve_targets"]
 
 
 class Method(abc.ABC):
@@ -43,7 +45,8 @@ class Method(abc.ABC):
 
 
 class Score:
-    """The explained quantity for a batch of rows: the target's logit or probability.
+    """The explained quantity for a batch of rows: the readout (the target's logit, probability, ...) of the
+    adapter's forward pass, applied where the logits are produced.
 
     Calling it runs the adapter's forward on ``x`` (rows, T, ...) and returns shape (rows,).
     """
@@ -59,9 +62,7 @@ class Score:
     def __call__(self, x: torch.Tensor, rows: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         logits = self.adapter.forward(*self.encoded.take(x, rows))  # (rows, C)
         self.n_evals += x.shape[0]
-        if self.output == "probability":
-            logits = torch.softmax(logits, dim=-1)
-        return logits.gather(1, targets[:, None]).squeeze(1)
+        return Readout(targets, self.output).apply(logits)
 
 
 class GradientMethod(Method):
@@ -73,8 +74,8 @@ class GradientMethod(Method):
         Anything :func:`lumos.as_adapter` accepts, as long as it is differentiable.
     baseline : str, default: the adapter's first kind ("pad" for text, "zero" for tensors)
         Reference input for methods that use one.
-    output : {"logit", "probability"}, default "logit"
-        What is explained for the target class.
+    output : {"logit", "probability", "log_probability"}, default "logit"
+        What is explained for the target class (the quantity of the :class:`~lumos.readout.Readout`).
     batch_size : int, default 16
         Examples prepared together (rows per forward/backward pass are set per method).
     progress : bool or None, default None
@@ -89,7 +90,7 @@ class GradientMethod(Method):
         self.adapter = as_adapter(model).require_gradients(owner)
         self.baseline = (check_choice(baseline, "baseline", self.adapter.baseline_kinds, owner=owner)
                          if baseline is not None else self.adapter.baseline_kinds[0])
-        self.output = check_choice(output, "output", ("logit", "probability"), owner=owner)
+        self.output = check_choice(output, "output", QUANTITIES, owner=owner)
         self.batch_size = check_int(batch_size, "batch_size", owner=owner, minimum=1)
         self.progress = progress
 
@@ -114,13 +115,11 @@ class GradientMethod(Method):
         """Explain ``inputs`` (one input, or a list) for ``target`` (class index or name, one per input, or
         None for the predicted class)."""
         examples, single = self.adapter.split_inputs(inputs)
-        targets = _resolve_targets(self.adapter, target, len(examples), type(self).__name__)
+        targets = resolve_targets(self.adapter, target, len(examples), type(self).__name__)
         # Batch examples of similar size together (less padding), then restore the caller's order.
-        order = sorted(range(len(examples)), key=lambda i: self.adapter.size(examples[i]))
-        starts = range(0, len(examples), self.batch_size)
+        batches = list(batches_by_size(examples, self.batch_size, self.adapter.size))
         explanations: list[Explanation | None] = [None] * len(examples)
-        for start in track(starts, description=f"{type(self).__name__}", enabled=self.progress):
-            ids = order[start:start + self.batch_size]
+        for ids in track(batches, description=f"{type(self).__name__}", enabled=self.progress):
             batch = self._attribute_batch([examples[i] for i in ids], [targets[i] for i in ids])
             for i, explanation in zip(ids, batch):
                 explanations[i] = explanation
@@ -144,11 +143,8 @@ class GradientMethod(Method):
         probs = torch.softmax(logits[: len(examples)], dim=-1)
         chosen = torch.tensor([p if t is None else t for t, p in zip(targets, probs.argmax(1).tolist())],
                               device=x.device)
-        outputs = probs if self.output == "probability" else logits[: len(examples)]
-        base_outputs = torch.softmax(logits[len(examples):], -1) if self.output == "probability" \
-            else logits[len(examples):]
-        f_x = outputs.gather(1, chosen[:, None]).squeeze(1)
-        f_x0 = base_outputs.gather(1, chosen[:, None]).squeeze(1)
+        readout = Readout(chosen, self.output)
+        f_x, f_x0 = readout.apply(logits[: len(examples)]), readout.apply(logits[len(examples):])
 
         attribution = self.attribute_tensor(score, x, x0, chosen).detach()
         per_position = adapter.reduce(attribution).double().cpu()  # (B, T)
@@ -188,46 +184,102 @@ class Estimate:
     diagnostics: dict[str, float] = field(default_factory=dict)
 
 
+
+@dataclass
+class PerturbationJob:
+    """A planned perturbation run over several examples: what to evaluate, and how to read it back.
+
+    An executor runs it in two calls (:meth:`PerturbationMethod.run_job`): first the examples themselves
+    (``head``: their full coalition, whose raw outputs give the predictions and the default targets), then
+    every other distinct coalition (``body``) with a per-row :class:`~lumos.readout.Readout`, so that only
+    one number per row comes back.
+
+    Attributes
+    ----------
+    prepared : list of Prepared
+        One per example (the masker's view of it).
+    targets : list of int or None
+        The requested target of each example (None: the predicted class).
+    masks : list of bool ndarray (m_i, n_features_i)
+        Every planned coalition of each example: full, empty, then the method's plan.
+    distinct, where : lists of ndarrays
+        Each example's distinct coalitions (full first) and, for each planned one, its distinct row.
+    rows : list
+        The model inputs of every distinct coalition of every example, ``rows_per_mask`` rows each.
+    bounds : list of int
+        Example ``i``'s rows are ``rows[bounds[i]:bounds[i + 1]]``.
+    rows_per_mask : int
+    """
+
+    prepared: list[Prepared]
+    targets: list[int | None]
+    masks: list[np.ndarray]
+    distinct: list[np.ndarray]
+    where: list[np.ndarray]
+    rows: list[Any]
+    bounds: list[int]
+    rows_per_mask: int
+
+    @property
+    def head(self) -> list[int]:
+        """Indices into ``rows`` of each example's full-coalition rows."""
+        k = self.rows_per_mask
+        return [start + j for start in self.bounds[:-1] for j in range(k)]
+
+    @property
+    def body(self) -> list[int]:
+        """Indices into ``rows`` of every other row."""
+        k = self.rows_per_mask
+        return [r for start, end in zip(self.bounds[:-1], self.bounds[1:]) for r in range(start + k, end)]
+
+
 class PerturbationMethod(Method):
     """Base of methods that only see masks and model outputs (no gradients; any model).
 
     The game explained is ``v(S)`` = the target's output when only the features in ``S`` are shown (the
-    masker hides the rest). For each example a subclass plans masks (:meth:`plan`) and turns the values of
-    the game on them into attributions (:meth:`estimate`); this class runs the masks of every example of
-    the call through one :class:`~lumos.engine.Batcher`, so batches are full across examples. Every plan
-    starts with the full and the empty coalition, which give ``output_value`` and ``base_value``. A
-    coalition planned more than once is evaluated once (``cost.n_evals`` counts the distinct ones).
+    masker hides the rest). A call runs in three phases, so that another engine can run the middle one:
+    :meth:`plan_job` plans masks for every example (per example, the subclass's :meth:`plan`),
+    :meth:`run_job` evaluates them through the executor (a :class:`~lumos.engine.Batcher` by default, which
+    packs the masks of every example of the call into full batches), and :meth:`estimate_job` turns the game's
+    values into attributions (per example, the subclass's :meth:`estimate`). Every plan starts with the full
+    and the empty coalition, which give ``output_value`` and ``base_value``. A coalition planned more than
+    once is evaluated once (``cost.n_evals`` counts the distinct ones).
 
     Parameters
     ----------
     model : model, adapter or zoo name
     masker : Masker, optional
         Default: the adapter's (text: hide words with the mask token).
-    output : {"logit", "probability"}, optional
+    output : {"logit", "probability", "log_probability"}, optional
         The explained quantity for the target class; default "logit" for models returning logits,
         "probability" for models returning probabilities.
     batch_size : int, default 64
-        Rows per forward pass.
+        Rows per forward pass (of the default executor).
     seed : int, default 0
         Randomness comes only from here: each example's generator is seeded by ``seed`` and the example's
         content, so results do not depend on batching.
     progress : bool or None, default None
+    executor : Batcher, optional
+        What runs the model; default a :class:`~lumos.engine.Batcher` of ``batch_size`` rows. Pass one to
+        share it (and its counts) between methods and metrics, or another engine with the same ``run``.
     """
 
     #: Whether the values sum to v(all) - v(none) by construction (efficiency / completeness).
     complete: ClassVar[bool] = False
 
     def __init__(self, model: Any, *, masker: Any = None, output: str | None = None, batch_size: int = 64,
-                 seed: int = 0, progress: bool | None = None) -> None:
+                 seed: int = 0, progress: bool | None = None, executor: Batcher | None = None) -> None:
         owner = type(self).__name__
         self.adapter = as_adapter(model)
         self.masker = masker if masker is not None else self.adapter.default_masker()
         default_output = "logit" if self.adapter.output_kind == "logits" else "probability"
-        self.output = check_choice(output if output is not None else default_output, "output",
-                                   ("logit", "probability"), owner=owner)
+        self.output = check_choice(output if output is not None else default_output, "output", QUANTITIES,
+                                   owner=owner)
         self.batch_size = check_int(batch_size, "batch_size", owner=owner, minimum=1)
         self.seed = check_int(seed, "seed", owner=owner, minimum=0)
         self.progress = progress
+        self.executor = executor if executor is not None else Batcher(self.adapter, batch_size=self.batch_size,
+                                                                      progress=progress)
 
     def params(self) -> dict[str, Any]:
         return {"output": self.output, "seed": self.seed}
@@ -244,58 +296,85 @@ class PerturbationMethod(Method):
     def estimate(self, masks: np.ndarray, values: np.ndarray, full: float, empty: float) -> Estimate:
         """Attributions from the game's ``values`` (m,) on ``masks`` (m, n), with v(all) and v(none)."""
 
-    # -- shared work ----------------------------------------------------------------------------------
-    def _explained(self, raw: np.ndarray, target: int) -> np.ndarray:
-        """The explained quantity for ``target`` from raw outputs (rows, C)."""
-        if self.output == "probability":
-            probs = _softmax(raw) if self.adapter.output_kind == "logits" else raw
-            return probs[:, target]
-        if self.adapter.output_kind == "logits":
-            return raw[:, target]
-        return np.log(np.clip(raw[:, target], 1e-12, None))  # log-probability: a logit up to a constant
-
+    # -- shared work: plan, run, estimate -------------------------------------------------------------
     def attribute(self, inputs: Any, target: Any = None) -> Explanation | ExplanationSet:
         """Explain ``inputs`` (one input, or a list) for ``target`` (class index or name, one per input, or
         None for the predicted class)."""
-        owner = type(self).__name__
         examples, single = self.adapter.split_inputs(inputs)
-        targets = _resolve_targets(self.adapter, target, len(examples), owner)
+        job = self.plan_job(examples, resolve_targets(self.adapter, target, len(examples), type(self).__name__))
+        before = (self.executor.n_evals, self.executor.seconds)
+        head, values = self.run_job(job)
+        n_rows = self.executor.n_evals - before[0]
+        seconds_per_row = (self.executor.seconds - before[1]) / max(n_rows, 1)
+        explanations = self.estimate_job(job, head, values, seconds_per_row=seconds_per_row)
+        return explanations[0] if single else ExplanationSet(explanations)
+
+    def plan_job(self, examples: Sequence[Any], targets: Sequence[int | None]) -> PerturbationJob:
+        """Plan the coalitions of every example (validated examples, one target or None each)."""
         prepared = [self.masker.prepare(e) for e in examples]
-        plans = []
+        plans, uniques = [], []
         for i, p in enumerate(prepared):
             if p.n_features == 0:
                 raise InvalidArgumentError(f"Input {i} has no features to explain.")
             self.check_budget(p.n_features)
-            digest = hashlib.sha256(self.adapter.fingerprint(p.example)).digest()
-            rng = np.random.default_rng([self.seed, *np.frombuffer(digest, dtype=np.uint32).tolist()])
+            rng = example_rng(self.seed, self.adapter.fingerprint(p.example))
             ends = np.array([[True] * p.n_features, [False] * p.n_features])
             plans.append(np.concatenate([ends, self.plan(p.n_features, rng)]))
-        # A coalition planned twice is evaluated once: the model is deterministic, so only the cost changes.
-        uniques = [_unique_rows(masks) for masks in plans]
+            # A coalition planned twice is evaluated once: the model is deterministic, so only the cost changes.
+            uniques.append(_unique_rows(plans[-1]))
         rows, bounds = [], [0]
         for p, (distinct, _) in zip(prepared, uniques):
             rows.extend(self.masker.apply(p, distinct))
             bounds.append(len(rows))
-        batcher = Batcher(self.adapter, batch_size=self.batch_size, progress=self.progress)
-        raw = batcher.run(rows, description=owner)
-        seconds_per_row = batcher.seconds / max(len(rows), 1)
-        k = self.masker.rows_per_mask
+        return PerturbationJob(prepared=prepared, targets=list(targets), masks=plans,
+                               distinct=[d for d, _ in uniques], where=[w for _, w in uniques], rows=rows,
+                               bounds=bounds, rows_per_mask=self.masker.rows_per_mask)
+
+    def run_job(self, job: PerturbationJob) -> tuple[np.ndarray, np.ndarray]:
+        """Evaluate a job through the executor: the raw outputs of the head rows (n_examples * k, C), and
+        the readout of every row (len(job.rows),), one float per row."""
+        name = type(self).__name__
+        head_idx, body_idx = job.head, job.body
+        head = self.executor.run([job.rows[i] for i in head_idx], description=name)
+        targets = self._chosen(job, head)
+        per_row = np.empty(len(job.rows), dtype=np.int64)
+        for i, (start, end) in enumerate(zip(job.bounds[:-1], job.bounds[1:])):
+            per_row[start:end] = targets[i]
+        values = np.empty(len(job.rows), dtype=np.float64)
+        values[head_idx] = Readout(per_row[head_idx], self.output).apply(head, self.adapter.output_kind)
+        if body_idx:
+            values[body_idx] = self.executor.run([job.rows[i] for i in body_idx], description=name,
+                                                 readout=Readout(per_row[body_idx], self.output))
+        return head, values
+
+    def _chosen(self, job: PerturbationJob, head: np.ndarray) -> list[int]:
+        """Each example's target: the requested one, or the class its first full-coalition row predicts."""
+        k = job.rows_per_mask
+        return [t if t is not None else int(self._probabilities(head[i * k:i * k + 1])[0].argmax())
+                for i, t in enumerate(job.targets)]
+
+    def _probabilities(self, raw: np.ndarray) -> np.ndarray:
+        return softmax(raw) if self.adapter.output_kind == "logits" else raw
+
+    def estimate_job(self, job: PerturbationJob, head: np.ndarray, values: np.ndarray, *,
+                     seconds_per_row: float = 0.0) -> list[Explanation]:
+        """Explanations from a job's evaluated head outputs and per-row values (see :meth:`run_job`)."""
+        k = job.rows_per_mask
+        chosen = self._chosen(job, head)
         explanations = []
         # The estimators' matrices are small: one BLAS thread is as fast, and several would fight torch's
         # threads, still spinning after the forward passes (3-10x slower on 2 cores).
         with threadpool_limits(1, user_api="blas"):
-            for i, (p, masks) in enumerate(zip(prepared, plans)):
+            for i, (p, masks) in enumerate(zip(job.prepared, job.masks)):
                 t0 = time.perf_counter()
-                out = raw[bounds[i]:bounds[i + 1]]  # (distinct masks * k, C)
-                distinct, where = uniques[i]
+                distinct, where = job.distinct[i], job.where[i]
                 # The full coalition comes first, so its rows are the example itself (k copies with a background).
-                probs = _softmax(out[:1]) if self.adapter.output_kind == "logits" else out[:1]
-                chosen = targets[i] if targets[i] is not None else int(probs[0].argmax())
-                values = self._explained(out, chosen).reshape(len(distinct), k).mean(1)[where]  # v(S) per mask
-                est = self.estimate(masks[2:], values[2:], values[0], values[1])
-                full, empty = float(values[0]), float(values[1])
+                probs = self._probabilities(head[i * k:i * k + 1])
+                v = values[job.bounds[i]:job.bounds[i + 1]].reshape(len(distinct), k).mean(1)[where]  # v(S) per mask
+                est = self.estimate(masks[2:], v[2:], v[0], v[1])
+                full, empty = float(v[0]), float(v[1])
                 explanations.append(Explanation(
-                    values=est.values, features=p.labels, target=chosen, prediction=probs[0],
+                    values=est.values, features=p.labels, target=chosen[i], prediction=probs[0],
                     class_names=self.adapter.class_names, method=self.name, params=self.params(), output=self.output,
                     output_value=full, base_value=empty,
                     convergence_delta=float(est.values.sum() - (full - empty)) if self.complete else None,
@@ -304,7 +383,7 @@ class PerturbationMethod(Method):
                               seconds=len(distinct) * k * seconds_per_row + time.perf_counter() - t0),
                     text=p.text, words=p.words, word_index=p.word_index,
                 ))
-        return explanations[0] if single else ExplanationSet(explanations)
+        return explanations
 
 
 def _unique_rows(masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -317,13 +396,7 @@ def _unique_rows(masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return masks[first[order]], rank[where.reshape(-1)]
 
 
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
-
-
-def _resolve_targets(adapter: Any, target: Any, n: int, owner: str) -> list[int | None]:
+def resolve_targets(adapter: ModelAdapter, target: Any, n: int, owner: str) -> list[int | None]:
     """One target per input: None (the predicted class), or a class index or name."""
     if target is None:
         return [None] * n
@@ -333,3 +406,4 @@ def _resolve_targets(adapter: Any, target: Any, n: int, owner: str) -> list[int 
                                        f"input ({n}). Got {len(target)}.")
         return [None if t is None else adapter.resolve_target(t, owner=owner) for t in target]
     return [adapter.resolve_target(target, owner=owner)] * n
+

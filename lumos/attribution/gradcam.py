@@ -26,7 +26,7 @@ from ..engine import track
 from ..errors import InvalidArgumentError, UnsupportedModelError, check_choice, check_int
 from ..explanation import Cost, Explanation, ExplanationSet
 from ..models import as_adapter
-from .base import Method, _resolve_targets
+from .base import Method, resolve_targets
 from .registry import register_method
 
 __all__ = ["GradCAM", "GradCAMPlusPlus"]
@@ -67,7 +67,7 @@ class GradCAM(Method):
         if not hasattr(self.adapter, "image_size") or not hasattr(self.adapter, "images"):
             raise UnsupportedModelError(f"{owner} needs an image model (lumos.models.ImageAdapter); "
                                         f"{self.adapter.name!r} is a {type(self.adapter).__name__}.")
-        modules = dict(self.adapter.model.named_modules())
+        modules = dict(self.adapter.module.named_modules())
         layer = layer if layer is not None else self.adapter.cam_layer
         if layer is None or layer not in modules or not layer:
             convs = [n for n, m in modules.items() if isinstance(m, torch.nn.Conv2d)]
@@ -90,7 +90,7 @@ class GradCAM(Method):
     def maps(self, inputs: Any, target: Any = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The raw maps (B, h, w) at the layer's resolution, the targets and the probabilities, for a batch."""
         examples, _ = self.adapter.split_inputs(inputs)
-        targets = _resolve_targets(self.adapter, target, len(examples), type(self).__name__)
+        targets = resolve_targets(self.adapter, target, len(examples), type(self).__name__)
         return self._maps(examples, targets)
 
     def _maps(self, examples: list, targets: list) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -121,7 +121,7 @@ class GradCAM(Method):
         None for the predicted class)."""
         owner = type(self).__name__
         examples, single = self.adapter.split_inputs(inputs)
-        targets = _resolve_targets(self.adapter, target, len(examples), owner)
+        targets = resolve_targets(self.adapter, target, len(examples), owner)
         out: list[Explanation] = []
         for start in track(range(0, len(examples), self.batch_size), description=owner, enabled=self.progress):
             t0 = time.perf_counter()

@@ -12,7 +12,7 @@ from torch import nn
 from ..errors import UnsupportedModelError
 from ..models import ModelAdapter, as_adapter
 from ..models.base import clone_adapter
-from ..representation.capture import _transformer_blocks
+from ..models.sites import transformer_blocks
 
 __all__ = ["Block", "blocks", "working_copy", "record", "spec_of"]
 
@@ -47,7 +47,7 @@ def blocks(module: nn.Module, *, owner: str) -> tuple[str, nn.ModuleList, list[B
     Raises UnsupportedModelError for a model without BERT-style blocks (``attention.self.{query,key,value}``,
     ``attention.output.dense``, ``intermediate.dense``, ``output.dense``).
     """
-    found = _transformer_blocks(module)
+    found = transformer_blocks(module)
     parts = []
     if found is not None:
         for block in found[1]:
@@ -91,7 +91,7 @@ def record(adapter: ModelAdapter, step: dict[str, Any]) -> ModelAdapter:
     adapter.name = f"{original} [{' + '.join(spec_of(s) for s in adapter.compression)}]"
     adapter.card = dict(adapter.card, original=original, name=adapter.name,
                         compression=" + ".join(spec_of(s) for s in adapter.compression))
-    module = getattr(adapter, "model", None)
+    module = adapter.module
     if isinstance(module, nn.Module):
         module.eval()
     return adapter

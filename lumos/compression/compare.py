@@ -261,7 +261,7 @@ def compare(original: Any, compressed: Sequence[Any] | Mapping[str, Any], texts:
         for i, (label, adapter) in enumerate(track(everything, description="Comparing models", enabled=progress)):
             probs = base_probs if i == 0 else adapter.predict_proba(examples, batch_size=batch_size)
             pred = probs.argmax(1)
-            total, nonzero = count_parameters(adapter.model)
+            total, nonzero = count_parameters(adapter.module)
             drift = {}
             for name, (cls, options) in chosen.items():
                 method = cls(adapter, **options)

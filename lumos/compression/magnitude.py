@@ -51,7 +51,7 @@ def prune_magnitude(model: Any, sparsity: float) -> ModelAdapter:
     owner = "prune_magnitude"
     sparsity = check_float(sparsity, "sparsity", owner=owner, minimum=0, maximum=1, exclusive_maximum=True)
     adapter = working_copy(model, owner=owner)
-    layers = prunable_weights(adapter.model)
+    layers = prunable_weights(adapter.module)
     if not layers:
         raise InvalidArgumentError(f"{owner}: the model has no linear or convolution layer to prune.")
     n = sum(m.weight.numel() for _, m in layers)

@@ -141,6 +141,6 @@ def quantize_int8(model: Any, *, per_channel: bool = True) -> ModelAdapter:
     if not isinstance(per_channel, bool):
         raise InvalidTypeError(f"The 'per_channel' parameter of {owner} must be a bool. Got {per_channel!r}.")
     adapter = working_copy(model, owner=owner)
-    adapter.model.to("cpu")
-    quantize_module(adapter.model, per_channel=per_channel)
+    adapter.module.to("cpu")
+    quantize_module(adapter.module, per_channel=per_channel)
     return record(adapter, {"method": "int8", "value": None, "per_channel": per_channel})

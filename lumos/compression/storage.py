@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from ..errors import ModelLoadError, UnsupportedModelError
-from ..models import ModelAdapter
+from ..models import ModelAdapter, ModelSource, register_source
 from .quantize import Int8Linear, quantize_module
 
 __all__ = ["save", "load", "is_compressed", "write_weights", "CONFIG_FILE", "WEIGHTS_FILE"]
@@ -115,7 +115,7 @@ def write_weights(adapter: ModelAdapter, path: str | Path) -> int:
     """Write the adapter's weights to one safetensors file (sparse where smaller); returns its size in bytes."""
     from safetensors.torch import save_file
 
-    module = getattr(adapter, "model", None)
+    module = adapter.module
     if not isinstance(module, nn.Module):
         raise UnsupportedModelError(f"The {type(adapter).__name__} for {adapter.name!r} holds no PyTorch model to "
                                     "save.")
@@ -179,7 +179,7 @@ def load(directory: str | Path, **adapter_kwargs: Any) -> ModelAdapter:
     if unknown:
         raise ModelLoadError(f"{str(directory)!r} was compressed with steps this lumos does not know: {unknown}.")
     adapter = load_model(config["base"], **adapter_kwargs)
-    module = adapter.model
+    module = adapter.module
     for step in config["steps"]:
         if step["method"] == "int8":
             module.to("cpu")
@@ -213,3 +213,8 @@ def _spec(step: dict) -> str:
     from ._common import spec_of
 
     return spec_of(step)
+
+
+register_source(ModelSource("compressed", accepts=lambda path: isinstance(path, (str, Path)) and is_compressed(
+    Path(path).expanduser()), load=lambda path, **kw: load(Path(path).expanduser(), **kw),
+    description=lambda: "a compressed model (lumos.compression.save)", directory=True))

@@ -9,8 +9,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..engine import track
 from ..errors import InvalidArgumentError, check_choice, check_float, check_int
-from ..models import ModelAdapter
+from ..models import ModelAdapter, as_adapter
+from ..models.sites import capture
 from ._common import blocks, record, working_copy
 
 __all__ = ["prune_heads", "prune_neurons", "head_scores", "neuron_scores", "remove_heads", "remove_neurons"]
@@ -67,11 +69,9 @@ def head_scores(model: Any, importance: str = "magnitude", texts: Sequence[str] 
     of the output projection). ``"ablation"``: the mean drop of the predicted class's logit over ``texts``
     when the head's output is zeroed (:func:`lumos.head_importance`).
     """
-    from ..models import as_adapter
-
     adapter = as_adapter(model)
     importance = check_choice(importance, "importance", HEAD_IMPORTANCE, owner="head_scores")
-    _, _, parts = blocks(adapter.model, owner="head_scores")
+    _, _, parts = blocks(adapter.module, owner="head_scores")
     if importance == "ablation":
         if texts is None:
             raise InvalidArgumentError("The 'texts' parameter is required with importance='ablation': the heads' "
@@ -98,11 +98,9 @@ def neuron_scores(model: Any, importance: str = "magnitude", texts: Sequence[str
     ``"activation"``: the neuron's mean ``|activation| * ||w_out||`` over the real tokens of ``texts``, the
     average size of what it adds to the residual stream.
     """
-    from ..models import as_adapter
-
     adapter = as_adapter(model)
     importance = check_choice(importance, "importance", NEURON_IMPORTANCE, owner="neuron_scores")
-    _, _, parts = blocks(adapter.model, owner="neuron_scores")
+    _, _, parts = blocks(adapter.module, owner="neuron_scores")
     with torch.no_grad():
         out_norm = [b.ffn_out.weight.norm(dim=0).double().cpu() for b in parts]
         if importance == "magnitude":
@@ -110,19 +108,16 @@ def neuron_scores(model: Any, importance: str = "magnitude", texts: Sequence[str
     if texts is None:
         raise InvalidArgumentError("The 'texts' parameter is required with importance='activation': the neurons' "
                                    "activations are measured on them.")
-    from ..representation import capture
-    from ..engine import track
-
     texts, _ = adapter.split_inputs(list(texts))
     sums = [torch.zeros(b.ffn_in.out_features, dtype=torch.float64) for b in parts]
     tokens = 0
     names = [f"layers.{i}.intermediate" for i in range(len(parts))]
     with torch.inference_mode():
         for start in track(range(0, len(texts), batch_size), description="Neuron activations", enabled=progress):
-            input_ids, mask = adapter._pad(texts[start:start + batch_size])
+            inputs = adapter.model_inputs(texts[start:start + batch_size])
             with capture(adapter, names) as cap:
-                adapter._call(input_ids=input_ids, attention_mask=mask)
-            real = mask.bool()
+                adapter.run(inputs)
+            real = inputs["attention_mask"].bool()
             tokens += int(real.sum())
             for i, name in enumerate(names):
                 sums[i] += cap[name][real].abs().sum(0).double().cpu()
@@ -163,12 +158,12 @@ def prune_heads(model: Any, heads_per_layer: int, *, importance: str = "magnitud
     """
     owner = "prune_heads"
     adapter = working_copy(model, owner=owner)
-    _, _, parts = blocks(adapter.model, owner=owner)
+    _, _, parts = blocks(adapter.module, owner=owner)
     fewest = min(b.n_heads for b in parts)
     n = check_int(heads_per_layer, "heads_per_layer", owner=owner, minimum=1, maximum=fewest - 1)
     scores = head_scores(adapter, importance, texts, batch_size=batch_size, progress=progress)
     kept = [_lowest(s, n) for s in scores]
-    remove_heads(adapter.model, kept)
+    remove_heads(adapter.module, kept)
     return record(adapter, {"method": "heads", "value": n, "importance": importance, "kept": kept})
 
 
@@ -197,9 +192,9 @@ def prune_neurons(model: Any, fraction: float, *, importance: str = "magnitude",
     fraction = check_float(fraction, "fraction", owner=owner, minimum=0, maximum=1, exclusive_minimum=True,
                            exclusive_maximum=True)
     adapter = working_copy(model, owner=owner)
-    _, _, parts = blocks(adapter.model, owner=owner)
+    _, _, parts = blocks(adapter.module, owner=owner)
     scores = neuron_scores(adapter, importance, texts, batch_size=batch_size, progress=progress)
     kept = [_lowest(s, min(int(round(fraction * len(s))), len(s) - 1)) for s in scores]
-    remove_neurons(adapter.model, kept)
+    remove_neurons(adapter.module, kept)
     return record(adapter, {"method": "neurons", "value": fraction, "importance": importance, "kept": kept})
 

@@ -1,19 +1,25 @@
-"""The batcher: every perturbation's model call goes through it.
+"""The batcher: the in-process executor through which every perturbation's model call goes.
 
 It packs model inputs from one example or many into batches of rows of similar size (so dynamic padding
-wastes little), runs them without autograd, and counts evaluations and time.
+wastes little), runs them without autograd, applies the readout where the outputs are produced (so only the
+explained numbers are kept), and counts evaluations and time. Methods and metrics receive one (their
+``executor=`` parameter) rather than build their own, so another engine can take its place.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
 from ..errors import check_int
-from ..models.base import ModelAdapter
+from .batching import batches_by_size
 from .progress import track
+
+if TYPE_CHECKING:
+    from ..models.base import ModelAdapter
+    from ..readout import Readout
 
 __all__ = ["Batcher"]
 
@@ -35,22 +41,23 @@ class Batcher:
         Rows run so far; ``seconds`` the time spent in the model.
     """
 
-    def __init__(self, adapter: ModelAdapter, *, batch_size: int = 64, progress: bool | None = None) -> None:
+    def __init__(self, adapter: "ModelAdapter", *, batch_size: int = 64, progress: bool | None = None) -> None:
         self.adapter = adapter
         self.batch_size = check_int(batch_size, "batch_size", owner="Batcher", minimum=1)
         self.progress = progress
         self.n_evals = 0
         self.seconds = 0.0
 
-    def run(self, rows: Sequence[Any], *, description: str = "Model evaluations") -> np.ndarray:
-        """Raw outputs (len(rows), n_classes), in the order of ``rows``."""
+    def run(self, rows: Sequence[Any], *, readout: "Readout | None" = None,
+            description: str = "Model evaluations") -> np.ndarray:
+        """The outputs of ``rows``, in their order: raw outputs (len(rows), n_outputs) as float64, or with a
+        ``readout`` (per row, or one for all) the explained values (len(rows),), of which only these are kept."""
         t0 = time.perf_counter()
-        order = sorted(range(len(rows)), key=lambda i: self.adapter.size(rows[i]))
-        out = np.empty((len(rows), self.adapter.n_classes), dtype=np.float64)
-        starts = range(0, len(order), self.batch_size)
-        for start in track(starts, description=description, enabled=self.progress):
-            idx = order[start:start + self.batch_size]
-            out[idx] = self.adapter.predict([rows[i] for i in idx], batch_size=len(idx))
+        out = np.empty((len(rows),) if readout is not None else (len(rows), self.adapter.n_classes), dtype=np.float64)
+        batches = list(batches_by_size(rows, self.batch_size, self.adapter.size))
+        for idx in track(batches, description=description, enabled=self.progress):
+            out[idx] = self.adapter.predict([rows[i] for i in idx], batch_size=len(idx),
+                                            readout=readout.take(idx) if readout is not None else None)
         self.n_evals += len(rows)
         self.seconds += time.perf_counter() - t0
         return out

@@ -7,6 +7,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import InvalidArgumentError, check_choice, check_float, check_int
+from ..imaging import blur, to_image
 from .base import Masker, Prepared
 
 __all__ = ["ImageMasker", "segment"]
@@ -107,15 +108,11 @@ class ImageMasker(Masker):
             np.add.at(sums, labels.ravel(), flat)
             means = sums / np.bincount(labels.ravel(), minlength=k)[:, None]
             return means[labels].astype(np.float32)
-        from ..models.vision import blur
-
         return blur(image)
 
     def prepare(self, example: Any) -> Prepared:
         """Segment one image: an (H, W[, C]) array (uint8, or floats in [0, 1]), a PIL image or a path. The image
         adapter's prepared images (already at the model's size) are used as they are."""
-        from ..models.vision import to_image
-
         raw = np.asarray(example) if isinstance(example, np.ndarray) else example
         channels = raw.shape[-1] if isinstance(raw, np.ndarray) and raw.ndim == 3 and raw.shape[-1] in (1, 3) else 3
         if isinstance(raw, np.ndarray) and raw.ndim == 2:

@@ -8,7 +8,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..attribution.base import Method, _resolve_targets
+from ..attribution.base import Method, resolve_targets
 from ..engine import Batcher
 from ..errors import InvalidTypeError, check_int
 from ..explanation import Cost, Explanation, ExplanationSet
@@ -47,7 +47,7 @@ class ModelIndependent(Method):
     def attribute(self, inputs: Any, target: Any = None) -> Explanation | ExplanationSet:
         t0 = time.perf_counter()
         examples, single = self.adapter.split_inputs(inputs)
-        targets = _resolve_targets(self.adapter, target, len(examples), type(self).__name__)
+        targets = resolve_targets(self.adapter, target, len(examples), type(self).__name__)
         batcher = Batcher(self.adapter)
         raw = batcher.run(examples, description=self.name)
         probs = raw if self.adapter.output_kind == "probabilities" else _softmax(raw)

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidTypeError, ModelLoadError
-from .base import Encoded, FeatureInfo, GradientAdapter, ModelAdapter, clone_adapter, find_factory, register_adapter
+from .base import (MODALITIES, Encoded, FeatureInfo, GradientAdapter, ModelAdapter, ModelSource, clone_adapter,
+                   find_factory, model_sources, register_adapter, register_source)
 from .function import CallableAdapter
 from .sklearn import SklearnAdapter, TabularTorchAdapter
 from .torch import TorchAdapter
@@ -22,7 +23,7 @@ from .vision import ImageAdapter
 __all__ = [
     "ModelAdapter", "GradientAdapter", "Encoded", "FeatureInfo", "TransformersAdapter", "TorchAdapter",
     "CallableAdapter", "ImageAdapter", "SklearnAdapter", "TabularTorchAdapter", "as_adapter", "load_model", "register_adapter",
-    "clone_adapter",
+    "clone_adapter", "ModelSource", "register_source", "model_sources", "MODALITIES",
 ]
 
 
@@ -42,21 +43,20 @@ register_adapter(Path)(_by_name)
 
 
 def load_model(name_or_path: str | Path, **kwargs: Any) -> ModelAdapter:
-    """Load a zoo model by name, or a Hugging Face classifier from a local directory."""
-    from .. import zoo
-
-    if isinstance(name_or_path, str) and name_or_path in zoo.names():
-        return zoo.load(name_or_path, **kwargs)
+    """Load a model by name or path: a zoo model, a compressed model directory (each registered as a
+    :class:`~lumos.models.base.ModelSource` by the package that owns it), or a directory holding a Hugging
+    Face sequence classifier."""
+    for source in model_sources():
+        if source.accepts(name_or_path):
+            return source.load(name_or_path, **kwargs)
     path = Path(name_or_path).expanduser()
-    from ..compression import storage
-
-    if storage.is_compressed(path):
-        return storage.load(path, **kwargs)
     if path.is_dir():
         return load_pretrained(path, **kwargs)
+    names = [s.description() for s in model_sources() if not s.directory]
+    directories = ["a Hugging Face model", *(s.description() for s in model_sources() if s.directory)]
     raise ModelLoadError(
-        f"The 'model' argument {str(name_or_path)!r} is neither a zoo model ({', '.join(map(repr, zoo.names()))}) "
-        "nor a directory holding a Hugging Face model or a compressed model (lumos.compression.save)."
+        f"The 'model' argument {str(name_or_path)!r} is neither {' nor '.join(names) or 'a model name'} nor a "
+        f"directory holding {' or '.join(directories)}."
     )
 
 

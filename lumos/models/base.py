@@ -1,8 +1,13 @@
 """The adapter protocol: the one way lumos reaches a model.
 
-An adapter predicts a batch, names the classes, splits an input into features and, where the model is
-differentiable, exposes the point at which gradients are taken (the embedding output for text, the input
-tensor for plain modules). Analyses never touch a model except through its adapter.
+An adapter declares what the model is and can do (:attr:`~ModelAdapter.modality`, :attr:`~ModelAdapter.task`,
+:attr:`~ModelAdapter.differentiable`, its classes, its torch :attr:`~ModelAdapter.module` and named
+:meth:`~ModelAdapter.sites`, its :attr:`~ModelAdapter.tokenizer`), splits an input into features, runs the
+model on prepared inputs (:meth:`~ModelAdapter.model_inputs` and :meth:`~ModelAdapter.run`, public for every
+analysis that needs the model's tensors) and predicts batches, applying a :class:`~lumos.readout.Readout`
+where the outputs are produced. Where the model is differentiable it exposes the point at which gradients
+are taken (the embedding output for text, the input tensor for plain modules). Analyses never touch a model
+except through its adapter, and never guess what it can do: they read these declarations.
 """
 
 from __future__ import annotations
@@ -15,9 +20,14 @@ from typing import Any, Callable, ClassVar, Mapping, Sequence
 import numpy as np
 import torch
 
+from ..engine.batching import batches_by_size
 from ..errors import InvalidArgumentError, UnsupportedModelError
+from ..readout import Readout, softmax
 
-__all__ = ["ModelAdapter", "GradientAdapter", "Encoded", "FeatureInfo", "clone_adapter"]
+__all__ = ["ModelAdapter", "GradientAdapter", "Encoded", "FeatureInfo", "clone_adapter", "MODALITIES"]
+
+#: What one example of a model is.
+MODALITIES = ("text", "image", "table", "tensor", "any")
 
 
 @dataclass(frozen=True)
@@ -75,10 +85,26 @@ class Encoded:
 class ModelAdapter(abc.ABC):
     """Base of every adapter.
 
-    Subclasses set ``class_names`` and ``output_kind`` (``"logits"`` or ``"probabilities"``: what
-    :meth:`predict` returns) and implement :meth:`split_inputs` and :meth:`predict`.
+    Subclasses declare ``modality``, ``class_names`` and ``output_kind`` (``"logits"`` or ``"probabilities"``:
+    what :meth:`predict` returns), and implement :meth:`split_inputs` and :meth:`outputs` (the raw outputs
+    of one batch of rows); models run through torch implement :meth:`model_inputs` and :meth:`run` instead of
+    :meth:`outputs`. :meth:`predict` batches by size and applies a readout, for every adapter alike.
     """
 
+    #: What one example is: "text", "image", "table", "tensor" or "any" (a black box's own examples).
+    modality: ClassVar[str] = "any"
+    #: What the model does with it. Today every adapter is a "classifier" (a regressor is a one-class one).
+    task: ClassVar[str] = "classifier"
+    #: Whether gradients with respect to the features can be taken (then the adapter is a GradientAdapter).
+    differentiable: ClassVar[bool] = False
+    #: The tokenizer of a text model (None for other models).
+    tokenizer: Any = None
+    #: Names of the input's columns, for models on tables and tensors whose features are named.
+    feature_names: tuple[str, ...] | None = None
+    #: How a text classifier pools its tokens ("cls" or "mean"), where it says.
+    pooling: str | None = None
+    #: Rows per forward pass in :meth:`predict`, unless a call says otherwise.
+    batch_size: int = 64
     output_kind: str = "logits"
     class_names: tuple[str, ...] = ()
     #: What one input is, for error messages: "a str", "a 1-D array", ...
@@ -95,9 +121,83 @@ class ModelAdapter(abc.ABC):
         """Validate ``inputs`` and return ``(examples, single)``: a list of examples and whether one
         example (rather than a batch) was given. Raises a :class:`~lumos.errors.LumosError` on bad input."""
 
-    @abc.abstractmethod
-    def predict(self, examples: Sequence[Any], *, batch_size: int | None = None) -> np.ndarray:
-        """Raw model outputs of shape (n, n_classes), of the kind named by ``output_kind``."""
+    # -- what the model is ----------------------------------------------------------------------------
+    @property
+    def module(self) -> Any:
+        """The ``torch.nn.Module`` behind the adapter, or None (a scikit-learn model, a black box)."""
+        return None
+
+    def sites(self) -> dict[str, Any]:
+        """The model's named activation sites (:func:`lumos.models.sites.sites`), in forward order; empty
+        for models without a torch module or without transformer blocks."""
+        from .sites import sites
+
+        return sites(self.module) if self.module is not None else {}
+
+    @property
+    def n_layers(self) -> int:
+        """Number of transformer blocks (0 for models without them)."""
+        from .sites import n_layers
+
+        return n_layers(self.module) if self.module is not None else 0
+
+    def require(self, owner: str, *, modality: str | None = None, module: bool = False, layers: bool = False,
+                tokenizer: bool = False) -> "ModelAdapter":
+        """This adapter, when it has what ``owner`` needs (a ``modality``, a torch ``module``, transformer
+        ``layers``, a ``tokenizer``); otherwise an :class:`~lumos.errors.UnsupportedModelError` that says
+        what is missing."""
+        what = f"the {type(self).__name__} for {self.name!r}"
+        if modality is not None and self.modality != modality:
+            article = "an" if modality[0] in "aeiou" else "a"
+            raise UnsupportedModelError(f"{owner} needs {article} {modality} model; {what} is a model on "
+                                        f"{self.modality} inputs.")
+        if (module or layers) and self.module is None:
+            raise UnsupportedModelError(f"{owner} needs a PyTorch model; {what} holds none.")
+        if layers and self.n_layers == 0:
+            raise UnsupportedModelError(f"{owner} needs a transformer with attention layers; {what} has none.")
+        if tokenizer and self.tokenizer is None:
+            raise UnsupportedModelError(f"{owner} needs a text model with a tokenizer; {what} has none.")
+        return self
+
+    # -- running the model -----------------------------------------------------------------------------
+    def model_inputs(self, rows: Sequence[Any]) -> dict[str, torch.Tensor]:
+        """The tensors the model takes for a batch of rows (examples or masked rows), on its device: e.g.
+        ``input_ids`` and ``attention_mask`` (B, T) for text. Only models run through torch have them."""
+        raise UnsupportedModelError(f"The {type(self).__name__} for {self.name!r} does not run a torch model, so "
+                                    "it has no model inputs; use predict.")
+
+    def run(self, inputs: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """The model's raw outputs (B, n_outputs) for :meth:`model_inputs`, as a tensor; autograd follows the
+        caller's context (wrap in ``torch.no_grad()`` or ``torch.inference_mode()`` when no gradient is taken)."""
+        raise UnsupportedModelError(f"The {type(self).__name__} for {self.name!r} does not run a torch model; "
+                                    "use predict.")
+
+    def outputs(self, rows: Sequence[Any]) -> torch.Tensor | np.ndarray:
+        """Raw outputs (len(rows), n_outputs) of one batch of rows, of the kind named by ``output_kind``."""
+        return self.run(self.model_inputs(rows))
+
+    def predict(self, examples: Sequence[Any], *, batch_size: int | None = None,
+                readout: Readout | None = None) -> np.ndarray:
+        """Raw model outputs of shape (n, n_classes), of the kind named by ``output_kind``; with a
+        ``readout``, only the explained value of each row (n,), applied batch by batch where the outputs are
+        produced (on the model's device), so that a model with many outputs keeps O(n) numbers."""
+        batch_size = batch_size or self.batch_size
+        out: np.ndarray | None = None
+        with torch.inference_mode():
+            for idx in batches_by_size(examples, batch_size, self.size):
+                raw = self.outputs([examples[i] for i in idx])
+                if readout is not None:  # in float64, as the explained values have always been kept
+                    raw = readout.take(idx).apply(raw.double() if isinstance(raw, torch.Tensor) else raw,
+                                                  self.output_kind)
+                elif isinstance(raw, torch.Tensor):
+                    raw = raw.float()
+                part = raw.cpu().numpy() if isinstance(raw, torch.Tensor) else np.asarray(raw)
+                if out is None:
+                    out = np.empty((len(examples), *part.shape[1:]), dtype=part.dtype)
+                out[idx] = part
+        if out is None:
+            return np.zeros((0,) if readout is not None else (0, self.n_classes))
+        return out
 
     def default_masker(self) -> Any:
         """The masker perturbation methods use when none is given."""
@@ -118,11 +218,7 @@ class ModelAdapter(abc.ABC):
     def predict_proba(self, examples: Sequence[Any], *, batch_size: int | None = None) -> np.ndarray:
         """Class probabilities of shape (n, n_classes)."""
         out = self.predict(examples, batch_size=batch_size)
-        if self.output_kind == "probabilities":
-            return out
-        out = out - out.max(axis=1, keepdims=True)
-        e = np.exp(out)
-        return e / e.sum(axis=1, keepdims=True)
+        return out if self.output_kind == "probabilities" else softmax(out)
 
     @property
     def n_classes(self) -> int:
@@ -165,6 +261,7 @@ class GradientAdapter(ModelAdapter):
 
     #: Baseline kinds this adapter accepts, default first.
     baseline_kinds: ClassVar[tuple[str, ...]] = ("zero",)
+    differentiable: ClassVar[bool] = True
     device: torch.device = torch.device("cpu")
 
     def require_gradients(self, owner: str) -> "GradientAdapter":
@@ -195,7 +292,7 @@ def clone_adapter(adapter: ModelAdapter, *, owner: str) -> ModelAdapter:
 
     from torch import nn
 
-    if not isinstance(getattr(adapter, "model", None), nn.Module):
+    if not isinstance(adapter.module, nn.Module):
         raise UnsupportedModelError(f"{owner} needs a PyTorch model to change; the {type(adapter).__name__} for "
                                     f"{adapter.name!r} holds none.")
     memo = {id(v): v for v in vars(adapter).values() if not isinstance(v, (nn.Module, torch.Tensor))}
@@ -214,6 +311,35 @@ def register_adapter(model_type: type) -> Callable[[Callable[..., ModelAdapter]]
         return factory
 
     return decorator
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where :func:`lumos.load_model` finds models by name or path, besides Hugging Face directories: the
+    zoo, compressed models. Each layer that owns such models registers its source (lower layers never
+    import it): ``accepts(name_or_path)`` says whether it is one of its own, ``load`` loads it, and
+    ``description`` names what it accepts in the error for a name nobody accepts; ``directory`` says
+    whether its models are directories (listed beside Hugging Face directories there) or names."""
+
+    name: str
+    accepts: Callable[[Any], bool]
+    load: Callable[..., ModelAdapter]
+    description: Callable[[], str]
+    directory: bool = False
+
+
+_SOURCES: dict[str, ModelSource] = {}
+
+
+def register_source(source: ModelSource) -> ModelSource:
+    """Register a :class:`ModelSource` (again under the same name: replaced). Sources are asked in the order
+    they were first registered."""
+    _SOURCES[source.name] = source
+    return source
+
+
+def model_sources() -> tuple[ModelSource, ...]:
+    return tuple(_SOURCES.values())
 
 
 def find_factory(model: Any) -> Callable[..., ModelAdapter] | None:

@@ -44,14 +44,10 @@ class CallableAdapter(ModelAdapter):
             return list(inputs), False
         return [inputs], True
 
-    def predict(self, examples: Sequence[Any], *, batch_size: int | None = None) -> np.ndarray:
-        batch_size = batch_size or self.batch_size
-        parts = []
-        for start in range(0, len(examples), batch_size):
-            out = np.asarray(self.predict_fn(list(examples[start:start + batch_size])), dtype=np.float64)
-            if out.ndim != 2 or out.shape[1] != self.n_classes:
-                raise InvalidArgumentError(
-                    f"The predict_fn of {self.name!r} must return shape (n, {self.n_classes}). Got {out.shape}."
-                )
-            parts.append(out)
-        return np.concatenate(parts)
+    def outputs(self, rows: Sequence[Any]) -> np.ndarray:
+        out = np.asarray(self.predict_fn(list(rows)), dtype=np.float64)
+        if out.ndim != 2 or out.shape[1] != self.n_classes:
+            raise InvalidArgumentError(
+                f"The predict_fn of {self.name!r} must return shape (n, {self.n_classes}). Got {out.shape}."
+            )
+        return out

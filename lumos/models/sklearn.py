@@ -23,7 +23,9 @@ __all__ = ["SklearnAdapter", "TabularTorchAdapter", "table_rows"]
 
 
 def _is_frame(value: Any) -> bool:
-    return hasattr(value, "columns") and hasattr(value, "to_numpy")
+    import pandas as pd
+
+    return isinstance(value, pd.DataFrame)
 
 
 def table_rows(inputs: Any, feature_names: Sequence[str] | None, owner: str) -> tuple[np.ndarray, bool]:
@@ -80,6 +82,8 @@ def _names_from(feature_names: Sequence[str] | None, *sources: Any) -> tuple[str
 
 class _TabularMixin:
     """Shared by the tabular adapters: rows from tables, a background for the default masker."""
+
+    modality = "table"
 
     feature_names: tuple[str, ...] | None
     background: np.ndarray | None
@@ -157,18 +161,14 @@ class SklearnAdapter(_TabularMixin, ModelAdapter):
     def fingerprint(self, example: np.ndarray) -> bytes:
         return np.ascontiguousarray(example, dtype=np.float64).tobytes()
 
-    def predict(self, examples: Sequence[np.ndarray], *, batch_size: int | None = None) -> np.ndarray:
-        batch_size = batch_size or self.batch_size
-        rows = np.asarray(np.stack(examples), dtype=np.float64) if len(examples) else np.zeros((0, 0))
-        parts = []
-        for start in range(0, len(rows), batch_size):
-            chunk = rows[start:start + batch_size]
-            if self._frame_input:  # fitted on a DataFrame: give it one, with its own column names
-                import pandas as pd
+    def outputs(self, rows: Sequence[np.ndarray]) -> np.ndarray:
+        """``predict_proba`` of one batch of rows, (len(rows), n_classes) float64."""
+        chunk = np.asarray(np.stack(rows), dtype=np.float64)
+        if self._frame_input:  # fitted on a DataFrame: give it one, with its own column names
+            import pandas as pd
 
-                chunk = pd.DataFrame(chunk, columns=list(self.estimator.feature_names_in_))
-            parts.append(np.asarray(self.estimator.predict_proba(chunk), dtype=np.float64))
-        return np.concatenate(parts) if parts else np.zeros((0, self.n_classes))
+            chunk = pd.DataFrame(chunk, columns=list(self.estimator.feature_names_in_))
+        return np.asarray(self.estimator.predict_proba(chunk), dtype=np.float64)
 
 
 class TabularTorchAdapter(_TabularMixin, TorchAdapter):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -36,6 +36,7 @@ class TorchAdapter(GradientAdapter):
     """
 
     baseline_kinds: ClassVar[tuple[str, ...]] = ("zero",)
+    modality = "tensor"
     input_description = "a float array"
 
     def __init__(self, model: nn.Module, *, class_names: Sequence[str] | None = None,
@@ -52,6 +53,10 @@ class TorchAdapter(GradientAdapter):
         self.feature_names = tuple(feature_names) if feature_names is not None else None
         self._class_names = tuple(class_names) if class_names is not None else None
         self.name = name or type(model).__name__
+
+    @property
+    def module(self) -> nn.Module:
+        return self.model
 
     @property
     def device(self) -> torch.device:  # type: ignore[override]
@@ -106,14 +111,12 @@ class TorchAdapter(GradientAdapter):
             self._class_names = tuple(f"class_{i}" for i in range(out.shape[-1]))
         return out
 
-    def predict(self, examples: Sequence[np.ndarray], *, batch_size: int | None = None) -> np.ndarray:
-        batch_size = batch_size or self.batch_size
-        parts = []
-        with torch.inference_mode():
-            for start in range(0, len(examples), batch_size):
-                x = torch.as_tensor(np.stack(examples[start:start + batch_size]), device=self.device)
-                parts.append(self._call(x).float().cpu().numpy())
-        return np.concatenate(parts)
+    def model_inputs(self, rows: Sequence[np.ndarray]) -> dict[str, torch.Tensor]:
+        """The rows stacked as ``x`` (B, *input_shape) on the model's device."""
+        return {"x": torch.as_tensor(np.stack(rows), device=self.device)}
+
+    def run(self, inputs: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        return self._call(inputs["x"])
 
     def encode(self, examples: Sequence[np.ndarray]) -> Encoded:
         x = torch.as_tensor(np.stack(examples), device=self.device)

@@ -7,38 +7,18 @@ keep their embeddings in every baseline.
 
 from __future__ import annotations
 
-import bisect
-import re
 from pathlib import Path
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
 from ..errors import InvalidArgumentError, InvalidTypeError, ModelLoadError, check_choice, check_int
+from ..maskers.text import group_by_words
 from .base import Encoded, FeatureInfo, GradientAdapter, register_adapter
 
-__all__ = ["TransformersAdapter", "load_pretrained", "group_by_words"]
-
-_WORD = re.compile(r"\S+")
-
-
-def group_by_words(text: str, starts: Sequence[int]) -> tuple[tuple[int, ...], tuple[str, ...]]:
-    """Group tokens into the whitespace-delimited words of ``text``.
-
-    ``starts`` are the character offsets where the tokens begin. Returns, for each token, the index of its
-    word among the words that have tokens, and those words. (A tokenizer's own words split punctuation,
-    "can ' t"; a reader sees "can't".)
-    """
-    spans = [m.span() for m in _WORD.finditer(text)]
-    used: dict[int, int] = {}  # index in spans -> index among the words returned
-    word_index = []
-    for start in starts:
-        w = max(bisect.bisect_right(spans, (start, float("inf"))) - 1, 0)
-        word_index.append(used.setdefault(w, len(used)))
-    return tuple(word_index), tuple(text[slice(*spans[w])] for w in used)
-
+__all__ = ["TransformersAdapter", "load_pretrained", "group_by_words"]  # group_by_words: lumos.maskers.text
 
 class TransformersAdapter(GradientAdapter):
     """Wrap a text classifier and its tokenizer.
@@ -62,6 +42,7 @@ class TransformersAdapter(GradientAdapter):
     """
 
     baseline_kinds: ClassVar[tuple[str, ...]] = ("pad", "mask", "zero")
+    modality = "text"
     input_description = "a non-empty str"
 
     def __init__(self, model: nn.Module, tokenizer: Any, *, class_names: Sequence[str] | None = None,
@@ -85,6 +66,12 @@ class TransformersAdapter(GradientAdapter):
         self.class_names = tuple(str(c) for c in class_names)
         self.name = name or getattr(getattr(model, "config", None), "name_or_path", None) or type(model).__name__
         self.embeddings = model.get_input_embeddings()
+        # Mean-pooled classifiers (the zoo's) say so; a Hugging Face classifier reads its first token.
+        self.pooling = getattr(model, "pooling", "cls")
+
+    @property
+    def module(self) -> nn.Module:
+        return self.model
 
     @property
     def device(self) -> torch.device:  # type: ignore[override]
@@ -125,27 +112,14 @@ class TransformersAdapter(GradientAdapter):
                               return_tensors="pt", return_offsets_mapping=True,
                               return_special_tokens_mask=True)
 
-    # -- prediction -----------------------------------------------------------------------------------
-    def predict(self, examples: Sequence[str | np.ndarray], *, batch_size: int | None = None) -> np.ndarray:
-        """Logits (n, n_classes) of texts, or of token-id sequences (1-D int arrays with the special tokens,
-        as maskers produce them). Each batch is padded only to its own longest row."""
-        batch_size = batch_size or self.batch_size
-        # Sort by length so that each batch pads little; restore the order at the end.
-        order = sorted(range(len(examples)), key=lambda i: self.size(examples[i]))
-        out = np.empty((len(examples), self.n_classes), dtype=np.float32)
-        with torch.inference_mode():
-            for start in range(0, len(order), batch_size):
-                idx = order[start:start + batch_size]
-                input_ids, attention_mask = self._pad([examples[i] for i in idx])
-                logits = self._call(input_ids=input_ids, attention_mask=attention_mask)
-                out[idx] = logits.float().cpu().numpy()
-        return out
-
-    def _pad(self, rows: Sequence[str | np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Input ids and attention mask (B, T) on the model's device, for texts or token-id arrays."""
+    # -- running the model ----------------------------------------------------------------------------
+    def model_inputs(self, rows: Sequence[str | np.ndarray]) -> dict[str, torch.Tensor]:
+        """``input_ids`` and ``attention_mask`` (B, T) on the model's device, for texts or token-id sequences
+        (1-D int arrays with the special tokens, as maskers produce them), padded to the longest row."""
         if all(isinstance(r, str) for r in rows):
             enc = self._tokenize(rows)
-            return enc["input_ids"].to(self.device), enc["attention_mask"].to(self.device)
+            return {"input_ids": enc["input_ids"].to(self.device),
+                    "attention_mask": enc["attention_mask"].to(self.device)}
         width = max(len(r) for r in rows)
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         ids = np.full((len(rows), width), pad, dtype=np.int64)
@@ -155,10 +129,12 @@ class TransformersAdapter(GradientAdapter):
                 raise InvalidTypeError("A batch given to predict must hold only texts or only token-id arrays.")
             ids[i, : len(r)] = r
             mask[i, : len(r)] = 1
-        return torch.from_numpy(ids).to(self.device), torch.from_numpy(mask).to(self.device)
+        return {"input_ids": torch.from_numpy(ids).to(self.device),
+                "attention_mask": torch.from_numpy(mask).to(self.device)}
 
-    def _call(self, **kwargs: torch.Tensor) -> torch.Tensor:
-        out = self.model(**kwargs)
+    def run(self, inputs: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Logits (B, n_classes) from ``input_ids`` or ``inputs_embeds``, with the ``attention_mask``."""
+        out = self.model(**inputs)
         return out if isinstance(out, torch.Tensor) else out.logits
 
     # -- gradient path --------------------------------------------------------------------------------
@@ -193,7 +169,7 @@ class TransformersAdapter(GradientAdapter):
                            words=words, word_index=word_index)
 
     def forward(self, x: torch.Tensor, extras: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self._call(inputs_embeds=x, attention_mask=extras["attention_mask"])
+        return self.run({"inputs_embeds": x, "attention_mask": extras["attention_mask"]})
 
     def baseline(self, encoded: Encoded, kind: str) -> torch.Tensor:
         check_choice(kind, "baseline", self.baseline_kinds)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import UnknownNameError
+from ..models import ModelSource, register_source
 
 __all__ = ["names", "datasets", "load", "build", "dataset", "cache_dir", "info"]
 
@@ -166,3 +167,8 @@ def dataset(name: str):
     if name not in _dataset_cache:
         _dataset_cache[name] = _DATASETS[name]()
     return _dataset_cache[name]
+
+
+register_source(ModelSource(
+    "zoo", accepts=lambda name: isinstance(name, str) and name in _MODELS, load=load,
+    description=lambda: f"a zoo model ({', '.join(map(repr, _MODELS))})"))

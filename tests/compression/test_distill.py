@@ -123,7 +123,8 @@ def _drift_from_teacher(student, teacher, layers, texts):
 
     mine = _BlockOutputs(student.model.encoder.encoder.layer, range(len(layers)))
     theirs = _BlockOutputs(teacher.model.encoder.encoder.layer, layers)
-    ids, mask = teacher._pad(texts)
+    inputs = teacher.model_inputs(texts)
+    ids, mask = inputs["input_ids"], inputs["attention_mask"]
     with torch.no_grad():
         student.model(input_ids=ids, attention_mask=mask)
         teacher.model(input_ids=ids, attention_mask=mask)

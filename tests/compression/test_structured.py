@@ -105,9 +105,10 @@ def test_activation_ranking_matches_measured_contributions(tiny, texts):
     """neuron_scores('activation') is the mean |activation| over real tokens times the output column's norm."""
     scores = neuron_scores(tiny, "activation", texts)
     with capture(tiny, "layers.0.intermediate") as cap:
-        ids, mask = tiny._pad(texts)
+        inputs = tiny.model_inputs(texts)
+        mask = inputs["attention_mask"]
         with torch.no_grad():
-            tiny._call(input_ids=ids, attention_mask=mask)
+            tiny.run(inputs)
     act = cap["layers.0.intermediate"][mask.bool()].abs().mean(0)
     norm = blocks(tiny.model, owner="test")[2][0].ffn_out.weight.norm(dim=0)
     np.testing.assert_allclose(scores[0], (act * norm).detach().numpy(), rtol=1e-4)

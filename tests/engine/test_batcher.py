@@ -13,7 +13,7 @@ from lumos.models import ModelAdapter
 
 
 class RecordingAdapter(ModelAdapter):
-    """Scores a row of numbers by (sum, length) and records the rows of every predict call."""
+    """Scores a row of numbers by (sum, length) and records the rows of every batch it runs."""
 
     class_names = ("sum", "length")
 
@@ -26,9 +26,9 @@ class RecordingAdapter(ModelAdapter):
     def size(self, example: np.ndarray) -> int:
         return len(example)
 
-    def predict(self, examples: Sequence[np.ndarray], *, batch_size: int | None = None) -> np.ndarray:
-        self.calls.append(list(examples))
-        return np.array([[float(np.sum(r)), float(len(r))] for r in examples])
+    def outputs(self, rows: Sequence[np.ndarray]) -> np.ndarray:
+        self.calls.append(list(rows))
+        return np.array([[float(np.sum(r)), float(len(r))] for r in rows])
 
 
 def mixed_rows(n: int = 23) -> list[np.ndarray]:

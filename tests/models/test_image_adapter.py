@@ -11,7 +11,8 @@ import lumos
 from lumos.attribution import GradientXInput, IntegratedGradients, Saliency
 from lumos.errors import InvalidArgumentError, InvalidTypeError
 from lumos.models import ImageAdapter
-from lumos.models.vision import activation_maps, kernels, overlay, pixel_map, png_base64, read_image, to_image
+from lumos.models.vision import overlay, pixel_map, png_base64, read_image, to_image
+from lumos.representation.cnn import activation_maps, kernels
 
 
 class PixelLinear(nn.Module):

@@ -1,0 +1,140 @@
+"""What is explained: the readout of a model's output.
+
+A :class:`Readout` names which output is explained (a class, per row; later a token at a position) and as
+which quantity (logit, probability, log-probability), optionally as a contrast ("class A rather than B").
+It is applied where the model's output is produced (on the model's device, batch by batch), so that only
+the explained numbers are kept: one float per row, whatever the number of classes or the vocabulary size.
+
+>>> import numpy as np
+>>> r = Readout(target=np.array([0, 2]), quantity="probability")
+>>> r.apply(np.array([[1.0, 1.0, 1.0], [0.0, 0.0, 10.0]]), kind="logits").round(3)
+array([0.333, 1.   ])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from .errors import InvalidArgumentError, check_choice
+
+__all__ = ["Readout", "QUANTITIES", "OUTPUT_KINDS", "softmax"]
+
+#: The quantities a readout can explain.
+QUANTITIES = ("logit", "probability", "log_probability")
+#: What an adapter's raw outputs are.
+OUTPUT_KINDS = ("logits", "probabilities")
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis of a numpy array, in the array's own float type (the one softmax of lumos
+    for numpy outputs; torch outputs use ``torch.softmax``)."""
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _per_row(value: Any, name: str) -> np.ndarray | int | None:
+    if value is None:
+        return None
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, torch.Tensor) and value.dim() == 1 and not value.is_floating_point():
+        return value.long()  # kept on its device: the gradient path reads targets there
+    array = np.asarray(value)
+    if array.ndim != 1 or not np.issubdtype(array.dtype, np.integer):
+        raise InvalidArgumentError(f"The '{name}' of a Readout must be an int or a 1-D integer array (one per row). "
+                                   f"Got {value!r}.")
+    return array.astype(np.int64)
+
+
+@dataclass(frozen=True, eq=False)
+class Readout:
+    """The explained quantity of each row of model outputs.
+
+    Parameters
+    ----------
+    target : int or 1-D int array
+        The explained output: one index for every row, or one per row.
+    quantity : {"logit", "probability", "log_probability"}, default "logit"
+        For a model returning probabilities, "logit" is the log-probability (a logit up to a per-row
+        constant), as it has always been in lumos.
+    contrast : int or 1-D int array, optional
+        A foil: the readout is ``quantity(target) - quantity(contrast)`` ("target rather than contrast").
+
+    A readout of per-row targets is cut to a batch's rows with :meth:`take`.
+    """
+
+    target: Any
+    quantity: str = "logit"
+    contrast: Any = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "target", _per_row(self.target, "target"))
+        if self.target is None:
+            raise InvalidArgumentError("The 'target' of a Readout is required (an int or one int per row).")
+        object.__setattr__(self, "contrast", _per_row(self.contrast, "contrast"))
+        check_choice(self.quantity, "quantity", QUANTITIES, owner="Readout")
+
+    @property
+    def per_row(self) -> bool:
+        return not isinstance(self.target, int) or not isinstance(self.contrast, (int, type(None)))
+
+    def take(self, rows: Sequence[int] | np.ndarray) -> "Readout":
+        """The readout of the given rows (a no-op for a readout that is the same on every row)."""
+        if not self.per_row:
+            return self
+        rows = np.asarray(rows, dtype=np.int64)
+        pick = (lambda v: v if v is None or isinstance(v, int) else v[rows])
+        return Readout(pick(self.target), self.quantity, pick(self.contrast))
+
+    def params(self) -> dict[str, Any]:
+        """A JSON-ready description (the quantity and, when fixed, the target and contrast)."""
+        out: dict[str, Any] = {"quantity": self.quantity}
+        if isinstance(self.contrast, int):
+            out["contrast"] = self.contrast
+        return out
+
+    # -- application --------------------------------------------------------------------------------
+    def apply(self, outputs: Any, kind: str = "logits") -> Any:
+        """The readout of ``outputs`` (rows, n_outputs), a torch tensor or numpy array, of the adapter's
+        ``kind`` ("logits" or "probabilities"): shape (rows,), same type, computed in the outputs' dtype."""
+        check_choice(kind, "kind", OUTPUT_KINDS, owner="Readout.apply")
+        value = self._gather(outputs, self.target, kind)
+        if self.contrast is not None:
+            value = value - self._gather(outputs, self.contrast, kind)
+        return value
+
+    def _gather(self, outputs: Any, index: Any, kind: str) -> Any:
+        if isinstance(outputs, torch.Tensor):
+            return _gather_torch(outputs, index, self.quantity, kind)
+        return _gather_numpy(np.asarray(outputs), index, self.quantity, kind)
+
+
+def _gather_numpy(raw: np.ndarray, index: Any, quantity: str, kind: str) -> np.ndarray:
+    rows = np.arange(len(raw))
+    index = index.cpu().numpy() if isinstance(index, torch.Tensor) else index
+    if quantity == "probability":
+        probs = softmax(raw) if kind == "logits" else raw
+        return probs[rows, index]
+    if kind == "logits":
+        if quantity == "logit":
+            return raw[rows, index]
+        z = raw - raw.max(axis=-1, keepdims=True)
+        return z[rows, index] - np.log(np.exp(z).sum(axis=-1))
+    return np.log(np.clip(raw[rows, index], 1e-12, None))  # log-probability: a logit up to a constant
+
+
+def _gather_torch(raw: torch.Tensor, index: Any, quantity: str, kind: str) -> torch.Tensor:
+    idx = torch.as_tensor(index, dtype=torch.long).to(raw.device)
+    idx = idx.expand(raw.shape[0]) if idx.dim() == 0 else idx
+    if quantity == "probability":
+        raw = torch.softmax(raw, dim=-1) if kind == "logits" else raw
+    elif kind == "logits":
+        raw = raw if quantity == "logit" else torch.log_softmax(raw, dim=-1)
+    else:
+        raw = torch.log(raw.clamp_min(1e-12))
+    return raw.gather(1, idx[:, None]).squeeze(1)
