@@ -4,6 +4,7 @@ cost accounting, building Explanations) lives here; a subclass writes only its m
 from __future__ import annotations
 
 import abc
+import copy
 import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Sequence
@@ -17,7 +18,7 @@ from ..errors import InvalidArgumentError, check_choice, check_int
 from ..explanation import Cost, Explanation, ExplanationSet
 from ..maskers import Prepared
 from ..models import GradientAdapter, ModelAdapter, as_adapter
-from ..models.base import Encoded
+from ..models.base import Encoded, FeatureInfo
 from ..readout import QUANTITIES, Readout, softmax
 
 __all__ = ["Method", "GradientMethod", "PerturbationMethod", "PerturbationJob", "Estimate", "Score",
@@ -33,6 +34,8 @@ class Method(abc.ABC):
 
     #: Registry name, e.g. "integrated_gradients".
     name: ClassVar[str]
+    #: The model explained.
+    adapter: ModelAdapter
 
     @abc.abstractmethod
     def attribute(self, inputs: Any, target: int | str | Sequence[int | str] | None = None
@@ -42,6 +45,13 @@ class Method(abc.ABC):
     def params(self) -> dict[str, Any]:
         """The method's settings, as recorded in each Explanation."""
         return {}
+
+    def with_adapter(self, adapter: ModelAdapter) -> "Method":
+        """A copy of this method, with the same settings, that explains ``adapter``'s model (what an analysis
+        that changes a copy of the model, such as model randomization, runs)."""
+        clone = copy.copy(self)
+        clone.adapter = adapter
+        return clone
 
 
 class Score:
@@ -110,6 +120,11 @@ class GradientMethod(Method):
     #: Whether the method promises completeness (sum of attributions = f(x) - f(baseline)).
     complete: ClassVar[bool] = False
 
+    def per_feature(self, attribution: torch.Tensor, encoded: Encoded) -> tuple[torch.Tensor, list[FeatureInfo]]:
+        """One value per position (B, T) from :meth:`attribute_tensor`'s output, and each example's features:
+        by default the adapter's reduction (a sum over every axis beyond the feature axis) and features."""
+        return self.adapter.reduce(attribution), encoded.features
+
     # -- shared work ----------------------------------------------------------------------------------
     def attribute(self, inputs: Any, target: Any = None) -> Explanation | ExplanationSet:
         """Explain ``inputs`` (one input, or a list) for ``target`` (class index or name, one per input, or
@@ -147,11 +162,12 @@ class GradientMethod(Method):
         f_x, f_x0 = readout.apply(logits[: len(examples)]), readout.apply(logits[len(examples):])
 
         attribution = self.attribute_tensor(score, x, x0, chosen).detach()
-        per_position = adapter.reduce(attribution).double().cpu()  # (B, T)
+        per_position, features = self.per_feature(attribution, encoded)
+        per_position = per_position.double().cpu()  # (B, T)
         seconds = (time.perf_counter() - t0) / len(examples)
         n_evals = score.n_evals // len(examples)
         out = []
-        for i, info in enumerate(encoded.features):
+        for i, info in enumerate(features):
             values = per_position[i, list(info.positions)].numpy()
             fx, fx0 = float(f_x[i]), float(f_x0[i])
             out.append(Explanation(
@@ -283,6 +299,11 @@ class PerturbationMethod(Method):
 
     def params(self) -> dict[str, Any]:
         return {"output": self.output, "seed": self.seed}
+
+    def with_adapter(self, adapter: ModelAdapter) -> "PerturbationMethod":
+        clone = super().with_adapter(adapter)
+        clone.executor = self.executor.for_adapter(adapter)
+        return clone
 
     # -- the mathematics, per subclass ----------------------------------------------------------------
     def check_budget(self, n_features: int) -> None:

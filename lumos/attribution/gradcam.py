@@ -15,25 +15,23 @@ the class activation map (Zhou et al., CVPR 2016) divided by the number of posit
 
 from __future__ import annotations
 
-import time
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..engine import track
-from ..errors import InvalidArgumentError, UnsupportedModelError, check_choice, check_int
-from ..explanation import Cost, Explanation, ExplanationSet
-from ..models import as_adapter
-from .base import Method, resolve_targets
+from ..errors import InvalidArgumentError, UnsupportedModelError
+from ..models.base import Encoded, FeatureInfo
+from ..models.sites import capture
+from .base import GradientMethod, Score, resolve_targets
 from .registry import register_method
 
 __all__ = ["GradCAM", "GradCAMPlusPlus"]
 
 
 @register_method("grad_cam", aliases=("gradcam",))
-class GradCAM(Method):
+class GradCAM(GradientMethod):
     """Grad-CAM at a named convolutional layer of an image model.
 
     Parameters
@@ -62,11 +60,9 @@ class GradCAM(Method):
 
     def __init__(self, model: Any, *, layer: str | None = None, output: str = "logit", upsample: bool = True,
                  relu: bool = True, batch_size: int = 16, progress: bool | None = None) -> None:
+        super().__init__(model, output=output, batch_size=batch_size, progress=progress)
         owner = type(self).__name__
-        self.adapter = as_adapter(model)
-        if not hasattr(self.adapter, "image_size") or not hasattr(self.adapter, "images"):
-            raise UnsupportedModelError(f"{owner} needs an image model (lumos.models.ImageAdapter); "
-                                        f"{self.adapter.name!r} is a {type(self.adapter).__name__}.")
+        self.adapter.require(owner, modality="image")
         modules = dict(self.adapter.module.named_modules())
         layer = layer if layer is not None else self.adapter.cam_layer
         if layer is None or layer not in modules or not layer:
@@ -74,11 +70,8 @@ class GradCAM(Method):
             raise InvalidArgumentError(f"The 'layer' parameter of {owner} must be a module path of the model, e.g. "
                                        f"{', '.join(map(repr, convs[-3:])) or 'a Conv2d path'}. Got {layer!r}.")
         self.layer = layer
-        self.output = check_choice(output, "output", ("logit", "probability"), owner=owner)
         self.upsample = bool(upsample)
         self.relu = bool(relu)
-        self.batch_size = check_int(batch_size, "batch_size", owner=owner, minimum=1)
-        self.progress = progress
 
     def params(self) -> dict[str, Any]:
         return {"layer": self.layer, "output": self.output, "upsample": self.upsample, "relu": self.relu}
@@ -91,58 +84,44 @@ class GradCAM(Method):
         """The raw maps (B, h, w) at the layer's resolution, the targets and the probabilities, for a batch."""
         examples, _ = self.adapter.split_inputs(inputs)
         targets = resolve_targets(self.adapter, target, len(examples), type(self).__name__)
-        return self._maps(examples, targets)
+        encoded = self.adapter.encode(examples)
+        with torch.no_grad():
+            probs = torch.softmax(self.adapter.forward(encoded.x, encoded.extras).float(), -1)
+        chosen = torch.tensor([int(p) if t is None else t for t, p in zip(targets, probs.argmax(1).tolist())],
+                              device=encoded.x.device)
+        score = Score(self.adapter, encoded, self.output)
+        return self._cam(score, encoded.x, chosen), chosen, probs
 
-    def _maps(self, examples: list, targets: list) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        from ..representation.capture import capture
-
-        adapter = self.adapter
-        encoded = adapter.encode(examples)
-        with torch.enable_grad(), capture(adapter, self.layer, detach=False) as cap:
-            logits = adapter.forward(encoded.x, encoded.extras)
+    def _cam(self, score: Score, x: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """The map (B, h, w) at the layer's resolution, for the rows of ``x`` (the score's batch)."""
+        rows = torch.arange(x.shape[0], device=x.device)
+        with torch.enable_grad(), capture(self.adapter, self.layer, detach=False) as cap:
+            out = score(x, rows, targets)
             activations = cap[self.layer]
         if activations.dim() != 4:
             raise UnsupportedModelError(f"Layer {self.layer!r} outputs shape {tuple(activations.shape)}; Grad-CAM "
                                         "needs a convolutional feature map (batch, channels, height, width).")
-        probs = torch.softmax(logits.detach().float(), -1)
-        chosen = torch.tensor([int(p) if t is None else t for t, p in zip(targets, probs.argmax(1).tolist())],
-                              device=logits.device)
-        scores = torch.softmax(logits, -1) if self.output == "probability" else logits
-        score = scores.gather(1, chosen[:, None]).sum()
-        (grads,) = torch.autograd.grad(score, activations)
+        (grads,) = torch.autograd.grad(out.sum(), activations)
         activations, grads = activations.detach().double(), grads.double()
         cam = (self.weights(activations, grads)[:, :, None, None] * activations).sum(1)  # (B, h, w)
-        if self.relu:
-            cam = cam.clamp_min(0.0)
-        return cam, chosen, probs
+        return cam.clamp_min(0.0) if self.relu else cam
 
-    def attribute(self, inputs: Any, target: Any = None) -> Explanation | ExplanationSet:
-        """Explain ``inputs`` (one image, or a list) for ``target`` (class index or name, one per input, or
-        None for the predicted class)."""
-        owner = type(self).__name__
-        examples, single = self.adapter.split_inputs(inputs)
-        targets = resolve_targets(self.adapter, target, len(examples), owner)
-        out: list[Explanation] = []
-        for start in track(range(0, len(examples), self.batch_size), description=owner, enabled=self.progress):
-            t0 = time.perf_counter()
-            batch = examples[start:start + self.batch_size]
-            cam, chosen, probs = self._maps(batch, targets[start:start + self.batch_size])
-            h, w = cam.shape[1:]
-            if self.upsample:
-                cam = F.interpolate(cam[:, None], size=self.adapter.image_size, mode="bilinear",
-                                    align_corners=False)[:, 0]
-                h, w = self.adapter.image_size
-            labels = tuple(f"{r},{c}" for r in range(h) for c in range(w))
-            seconds = (time.perf_counter() - t0) / len(batch)
-            for i in range(len(batch)):
-                target_i = int(chosen[i])
-                out.append(Explanation(
-                    values=cam[i].reshape(-1).cpu().numpy(), features=labels, target=target_i,
-                    prediction=probs[i].double().cpu().numpy(), class_names=self.adapter.class_names,
-                    method=self.name, params=self.params(), output=self.output,
-                    cost=Cost(n_evals=1, seconds=seconds),
-                ))
-        return out[0] if single else ExplanationSet(out)
+    def attribute_tensor(self, score: Score, x: torch.Tensor, x0: torch.Tensor, targets: torch.Tensor
+                         ) -> torch.Tensor:
+        """The map (B, h, w): at the input's size (bilinear) with ``upsample``, else at the layer's."""
+        cam = self._cam(score, x, targets)
+        if self.upsample:
+            cam = F.interpolate(cam[:, None], size=self.adapter.image_size, mode="bilinear",
+                                align_corners=False)[:, 0]
+        return cam
+
+    def per_feature(self, attribution: torch.Tensor, encoded: Encoded) -> tuple[torch.Tensor, list[FeatureInfo]]:
+        """One value per pixel (the adapter's features), or per cell of the layer's grid."""
+        b, h, w = attribution.shape
+        if self.upsample:
+            return attribution.reshape(b, h * w), encoded.features
+        info = FeatureInfo(labels=tuple(f"{r},{c}" for r in range(h) for c in range(w)), positions=tuple(range(h * w)))
+        return attribution.reshape(b, h * w), [info] * b
 
 
 @register_method("grad_cam_pp", aliases=("gradcam++", "grad_cam++", "gradcampp"))

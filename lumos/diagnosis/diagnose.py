@@ -13,6 +13,7 @@ from ..engine import Batcher
 from ..errors import InvalidArgumentError, check_int
 from ..explanation import Explanation
 from ..models import as_adapter
+from ..readout import softmax
 from .calibration import Calibration, calibration
 from .performance import Performance, check_probs_labels, performance
 from .slices import Slice, describe_table, describe_texts, find_slices
@@ -49,14 +50,13 @@ class Diagnosis:
     probs: np.ndarray | None = field(default=None, repr=False)
 
 
-def predict_all(adapter: Any, examples: Sequence[Any], *, batch_size: int = 256, progress: bool | None = None
-                ) -> np.ndarray:
-    """Class probabilities (n, C) for many examples, through the Batcher (with a progress bar)."""
-    raw = Batcher(adapter, batch_size=batch_size, progress=progress).run(list(examples), description="Predicting")
-    if adapter.output_kind == "probabilities":
-        return raw
-    z = np.exp(raw - raw.max(1, keepdims=True))
-    return z / z.sum(1, keepdims=True)
+def predict_all(adapter: Any, examples: Sequence[Any], *, batch_size: int = 256, progress: bool | None = None,
+                executor: Batcher | None = None) -> np.ndarray:
+    """Class probabilities (n, C) for many examples, through the executor (default: a Batcher of
+    ``batch_size`` rows, with a progress bar)."""
+    executor = executor if executor is not None else Batcher(adapter, batch_size=batch_size, progress=progress)
+    raw = executor.run(list(examples), description="Predicting")
+    return raw if adapter.output_kind == "probabilities" else softmax(raw)
 
 
 def confident_errors(adapter: Any, examples: Sequence[Any], labels: Any, probs: Any, *, k: int = 5,

@@ -48,6 +48,10 @@ class Batcher:
         self.n_evals = 0
         self.seconds = 0.0
 
+    def for_adapter(self, adapter: "ModelAdapter") -> "Batcher":
+        """A new batcher with the same settings for another adapter (its counts start at zero)."""
+        return Batcher(adapter, batch_size=self.batch_size, progress=self.progress)
+
     def run(self, rows: Sequence[Any], *, readout: "Readout | None" = None,
             description: str = "Model evaluations") -> np.ndarray:
         """The outputs of ``rows``, in their order: raw outputs (len(rows), n_outputs) as float64, or with a

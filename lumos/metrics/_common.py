@@ -3,17 +3,17 @@ running masked inputs through the Batcher, rank statistics and confidence interv
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any, Sequence
 
 import numpy as np
 from scipy.stats import rankdata
 
-from ..engine import Batcher
+from ..engine import Batcher, example_rng as _content_rng
 from ..errors import InvalidArgumentError, InvalidTypeError, check_choice
 from ..explanation import Explanation, ExplanationSet
 from ..maskers import Prepared
 from ..models import ModelAdapter
+from ..readout import QUANTITIES, Readout
 
 __all__ = ["as_explanations", "aligned_values", "MaskedGame", "spearman", "mean_ci", "example_rng"]
 
@@ -59,58 +59,58 @@ def example_rng(seed: int, adapter: ModelAdapter, example: Any, stream: int = 0)
     """A generator seeded by ``seed``, the example's content and ``stream``: the same draws wherever the
     example stands. Each metric draws from its own stream, so that its draws are independent of the random
     baseline's values (same seed, same example)."""
-    digest = hashlib.sha256(adapter.fingerprint(example)).digest()
-    return np.random.default_rng([seed, stream, *np.frombuffer(digest, dtype=np.uint32).tolist()])
+    return _content_rng(seed, adapter.fingerprint(example), stream)
 
 
 class MaskedGame:
-    """The explained output of many examples on many masks, evaluated together through one Batcher.
+    """The explained output of many examples on many masks, evaluated together through one executor.
 
     ``add(prepared, masks, target)`` queues masks (True = feature shown) and returns a handle;
-    ``run()`` evaluates every queued row in full batches; ``values(handle)`` is then the target's output
-    (probability or logit) on each of that call's masks.
+    ``run()`` evaluates every queued row in full batches, reading only the target's output of each row
+    (a per-row :class:`~lumos.readout.Readout`); ``values(handle)`` is then that output (probability or
+    logit) on each of that call's masks.
+
+    ``executor`` is the :class:`~lumos.engine.Batcher` (or another engine) that runs the model; by default
+    one of ``batch_size`` rows is made. ``n_evals`` and ``seconds`` count this game's rows alone.
     """
 
     def __init__(self, adapter: ModelAdapter, masker: Any, *, output: str = "probability", batch_size: int = 64,
-                 progress: bool | None = None, owner: str = "metric") -> None:
+                 progress: bool | None = None, owner: str = "metric", executor: Batcher | None = None) -> None:
         self.adapter, self.masker = adapter, masker
-        self.output = check_choice(output, "output", ("probability", "logit"), owner=owner)
-        self.batch_size, self.progress, self.owner = batch_size, progress, owner
+        self.output = check_choice(output, "output", QUANTITIES, owner=owner)
+        self.owner = owner
+        self.executor = executor if executor is not None else Batcher(adapter, batch_size=batch_size,
+                                                                      progress=progress)
         self._rows: list[Any] = []
-        self._jobs: list[tuple[int, int, int]] = []  # (first row, n masks, target)
-        self._raw: np.ndarray | None = None
+        self._targets: list[int] = []  # one per row
+        self._jobs: list[tuple[int, int]] = []  # (first row, n masks)
+        self._values: np.ndarray | None = None
         self.n_evals = 0
         self.seconds = 0.0
 
     def add(self, prepared: Prepared, masks: np.ndarray, target: int) -> int:
         masks = np.asarray(masks, dtype=bool)
         rows = self.masker.apply(prepared, masks)
-        self._jobs.append((len(self._rows), len(masks), int(target)))
+        self._jobs.append((len(self._rows), len(masks)))
         self._rows.extend(rows)
+        self._targets.extend([int(target)] * len(rows))
         return len(self._jobs) - 1
 
     def run(self) -> None:
-        batcher = Batcher(self.adapter, batch_size=self.batch_size, progress=self.progress)
-        self._raw = batcher.run(self._rows, description=self.owner) if self._rows else np.zeros((0, 0))
-        self.n_evals, self.seconds = batcher.n_evals, batcher.seconds
-        self._rows = []
+        before = (self.executor.n_evals, self.executor.seconds)
+        readout = Readout(np.asarray(self._targets, dtype=np.int64), self.output)
+        self._values = self.executor.run(self._rows, readout=readout, description=self.owner) if self._rows \
+            else np.zeros(0)
+        self.n_evals = self.executor.n_evals - before[0]
+        self.seconds = self.executor.seconds - before[1]
+        self._rows, self._targets = [], []
 
     def values(self, handle: int) -> np.ndarray:
-        if self._raw is None:
+        if self._values is None:
             raise RuntimeError("MaskedGame.run() must be called before values().")
-        start, m, target = self._jobs[handle]
+        start, m = self._jobs[handle]
         k = self.masker.rows_per_mask
-        raw = self._raw[start:start + m * k]
-        if self.output == "probability":
-            if self.adapter.output_kind == "logits":
-                z = raw - raw.max(axis=1, keepdims=True)
-                raw = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
-            out = raw[:, target]
-        elif self.adapter.output_kind == "logits":
-            out = raw[:, target]
-        else:
-            out = np.log(np.clip(raw[:, target], 1e-12, None))
-        return out.reshape(m, k).mean(1)
+        return self._values[start:start + m * k].reshape(m, k).mean(1)
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:

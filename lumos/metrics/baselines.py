@@ -13,6 +13,7 @@ from ..engine import Batcher
 from ..errors import InvalidTypeError, check_int
 from ..explanation import Cost, Explanation, ExplanationSet
 from ..models import as_adapter
+from ..readout import softmax
 from ._common import example_rng
 
 __all__ = ["ModelIndependent", "RandomAttribution"]
@@ -32,25 +33,32 @@ class ModelIndependent(Method):
     name : str, default "model_independent"
     masker : Masker, optional
         Splits inputs into features; default: the adapter's.
+    executor : Batcher, optional
+        Runs the model for the predictions; default a new :class:`~lumos.engine.Batcher`.
     """
 
     name = "model_independent"
 
     def __init__(self, model: Any, fn: Callable[[tuple[str, ...], Any], Sequence[float]], *,
-                 name: str = "model_independent", masker: Any = None) -> None:
+                 name: str = "model_independent", masker: Any = None, executor: Batcher | None = None) -> None:
         if not callable(fn):
             raise InvalidTypeError(f"The 'fn' parameter of ModelIndependent must be callable. Got {type(fn).__name__}.")
         self.adapter = as_adapter(model)
         self.masker = masker if masker is not None else self.adapter.default_masker()
         self.fn, self.name = fn, name
+        self.executor = executor if executor is not None else Batcher(self.adapter)
+
+    def with_adapter(self, adapter: Any) -> "ModelIndependent":
+        clone = super().with_adapter(adapter)
+        clone.executor = self.executor.for_adapter(adapter)
+        return clone
 
     def attribute(self, inputs: Any, target: Any = None) -> Explanation | ExplanationSet:
         t0 = time.perf_counter()
         examples, single = self.adapter.split_inputs(inputs)
         targets = resolve_targets(self.adapter, target, len(examples), type(self).__name__)
-        batcher = Batcher(self.adapter)
-        raw = batcher.run(examples, description=self.name)
-        probs = raw if self.adapter.output_kind == "probabilities" else _softmax(raw)
+        raw = self.executor.run(examples, description=self.name)
+        probs = raw if self.adapter.output_kind == "probabilities" else softmax(raw)
         seconds = (time.perf_counter() - t0) / len(examples)
         out = []
         for example, t, p in zip(examples, targets, probs):
@@ -73,21 +81,16 @@ class RandomAttribution(ModelIndependent):
     model : model, adapter or zoo name
     seed : int, default 0
     masker : Masker, optional
+    executor : Batcher, optional
     """
 
     name = "random"
 
-    def __init__(self, model: Any, *, seed: int = 0, masker: Any = None) -> None:
+    def __init__(self, model: Any, *, seed: int = 0, masker: Any = None, executor: Batcher | None = None) -> None:
         self.seed = check_int(seed, "seed", owner="RandomAttribution", minimum=0)
         adapter = as_adapter(model)
         super().__init__(adapter, lambda labels, example: example_rng(self.seed, adapter, example)
-                         .standard_normal(len(labels)), name="random", masker=masker)
+                         .standard_normal(len(labels)), name="random", masker=masker, executor=executor)
 
     def params(self) -> dict[str, Any]:
         return {"seed": self.seed}
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)

@@ -11,6 +11,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..engine import Batcher
 from ..errors import InvalidArgumentError, check_float, check_int
 from ..explanation import Explanation
 from ..models import as_adapter
@@ -112,7 +113,7 @@ def _order(values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def faithfulness(model: Any, explanations: Any, *, inputs: Sequence[Any] | None = None, masker: Any = None, fractions: Sequence[float] = DEFAULT_FRACTIONS,
                  max_steps: int = 20, output: str = "probability", batch_size: int = 64, seed: int = 0,
-                 progress: bool | None = None) -> list[FaithfulnessResult]:
+                 progress: bool | None = None, executor: Batcher | None = None) -> list[FaithfulnessResult]:
     """Deletion and insertion curves, comprehensiveness and sufficiency of explanations.
 
     For each explanation, features are ranked by their attribution (signed: most in favour of the explained
@@ -148,6 +149,8 @@ def faithfulness(model: Any, explanations: Any, *, inputs: Sequence[Any] | None 
         The target's output read from the model (ERASER uses probabilities).
     seed : int, default 0
         Seeds the random order among features of equal attribution.
+    executor : Batcher, optional
+        Runs the masked inputs; default a new :class:`~lumos.engine.Batcher` of ``batch_size`` rows.
 
     Returns
     -------
@@ -171,7 +174,8 @@ def faithfulness(model: Any, explanations: Any, *, inputs: Sequence[Any] | None 
         raise InvalidArgumentError("The 'fractions' parameter of faithfulness must hold at least one fraction.")
     max_steps = check_int(max_steps, "max_steps", owner=owner, minimum=1)
     check_int(seed, "seed", owner=owner, minimum=0)
-    game = MaskedGame(adapter, masker, output=output, batch_size=batch_size, progress=progress, owner=owner)
+    game = MaskedGame(adapter, masker, output=output, batch_size=batch_size, progress=progress, owner=owner,
+                      executor=executor)
     plans = []
     for e, example in zip(items, examples_of(items, inputs, owner)):
         prepared = masker.prepare(example)
@@ -226,7 +230,7 @@ def examples_of(items: list[Explanation], inputs: Any, owner: str) -> list[Any]:
 def faithfulness_correlation(model: Any, explanations: Any, *, inputs: Sequence[Any] | None = None,
                              masker: Any = None, subset_fraction: float = 0.25,
                              n_subsets: int = 20, output: str = "probability", batch_size: int = 64, seed: int = 0,
-                             progress: bool | None = None) -> np.ndarray:
+                             progress: bool | None = None, executor: Batcher | None = None) -> np.ndarray:
     """Faithfulness correlation of each explanation (Bhatt et al., 2020).
 
     Definition: draw ``n_subsets`` random subsets ``S`` of ``ceil(subset_fraction * n)`` features; for each,
@@ -257,7 +261,8 @@ def faithfulness_correlation(model: Any, explanations: Any, *, inputs: Sequence[
                                   exclusive_minimum=True)
     n_subsets = check_int(n_subsets, "n_subsets", owner=owner, minimum=2)
     check_int(seed, "seed", owner=owner, minimum=0)
-    game = MaskedGame(adapter, masker, output=output, batch_size=batch_size, progress=progress, owner=owner)
+    game = MaskedGame(adapter, masker, output=output, batch_size=batch_size, progress=progress, owner=owner,
+                      executor=executor)
     plans = []
     for e, example in zip(items, examples_of(items, inputs, owner)):
         prepared = masker.prepare(example)

@@ -6,7 +6,6 @@ model is never modified.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -14,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..attribution.base import Method
 from ..engine import track
 from ..errors import InvalidArgumentError, check_float, check_int
 from ..explanation import Explanation
@@ -156,10 +156,10 @@ def model_randomization(method: Any, inputs: Any, *, target: Any = None, layers:
     Adebayo, Gilmer, Muelly, Goodfellow, Hardt, Kim. Sanity checks for saliency maps. NeurIPS 2018.
     """
     owner = "model_randomization"
-    adapter = getattr(method, "adapter", None)
-    if adapter is None or not hasattr(method, "attribute"):
+    if not isinstance(method, Method):
         raise InvalidArgumentError(f"The 'method' parameter of {owner} must be an attribution method instance "
                                    f"(e.g. lumos.Saliency(model)). Got {type(method).__name__}.")
+    adapter = method.adapter
     threshold = check_float(threshold, "threshold", owner=owner, minimum=-1, maximum=1)
     check_int(seed, "seed", owner=owner, minimum=0)
     clone = clone_adapter(adapter, owner=owner)  # first: a model without a torch module fails before any work
@@ -170,23 +170,22 @@ def model_randomization(method: Any, inputs: Any, *, target: Any = None, layers:
     prepared = [masker.prepare(x) for x in examples]
     before = [_values(e, p) for e, p in zip(original, prepared)]
 
-    groups = layer_groups(clone.model)
+    groups = layer_groups(clone.module)
     if layers is not None:
         groups = groups[:check_int(layers, "layers", owner=owner, minimum=1, maximum=len(groups))]
-    randomized = copy.copy(method)
-    randomized.adapter = clone
+    randomized = method.with_adapter(clone)
     generator = torch.Generator().manual_seed(seed)
     corr = np.full((len(groups), len(examples)), np.nan)
     abs_corr = np.full_like(corr, np.nan)
-    for s, (_, names) in enumerate(track(groups, description=f"Randomizing ({getattr(method, 'name', '')})",
+    for s, (_, names) in enumerate(track(groups, description=f"Randomizing ({method.name})",
                                          enabled=progress)):
-        _randomize(clone.model, names, generator)
+        _randomize(clone.module, names, generator)
         after = list(randomized.attribute(examples, target=targets))
         for i, (e, p) in enumerate(zip(after, prepared)):
             a = _values(e, p)
             corr[s, i] = spearman(before[i], a)
             abs_corr[s, i] = spearman(np.abs(before[i]), np.abs(a))
-    return SanityResult(method=getattr(method, "name", type(method).__name__),
+    return SanityResult(method=method.name,
                         layers=tuple(name for name, _ in groups), correlation=corr, abs_correlation=abs_corr,
                         threshold=threshold)
 
