@@ -13,15 +13,15 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from ..attribution.base import GradientMethod, Score
-from ..errors import InvalidArgumentError, UnsupportedModelError
-from ..representation.capture import capture, n_layers
+from ..attribution.base import EncodedMethod, Score
+from ..errors import InvalidArgumentError
+from ..models.sites import capture
 from .graph import query_weights
 
 __all__ = ["AttentionMethod"]
 
 
-class AttentionMethod(GradientMethod):
+class AttentionMethod(EncodedMethod):
     """Shared work of methods that read attention weights (transformer text classifiers).
 
     Parameters
@@ -31,9 +31,9 @@ class AttentionMethod(GradientMethod):
     query : {"auto", "cls", "mean"} or int, default "auto"
         The top-layer token(s) whose attention is traced: ``"cls"`` for classifiers that read [CLS],
         ``"mean"`` for mean-pooled ones (every real token, equally), or a token index. ``"auto"`` uses the
-        model's ``pooling`` attribute when it has one (the zoo model: ``"mean"``), else ``"cls"``.
+        pooling the adapter declares (the zoo model: ``"mean"``; a Hugging Face classifier: ``"cls"``).
     batch_size, progress, output
-        See :class:`~lumos.attribution.base.GradientMethod`.
+        See :class:`~lumos.attribution.base.EncodedMethod`.
     """
 
     #: Whether :meth:`values` needs the gradient of the output with respect to the attention weights.
@@ -42,13 +42,10 @@ class AttentionMethod(GradientMethod):
     def __init__(self, model: Any, *, query: str | int = "auto", **kwargs: Any) -> None:
         super().__init__(model, **kwargs)
         owner = type(self).__name__
-        module = getattr(self.adapter, "model", None)
-        if module is None or not hasattr(self.adapter, "tokenizer") or n_layers(module) == 0:
-            raise UnsupportedModelError(f"{owner} needs a transformer text classifier with attention layers; the "
-                                        f"{type(self.adapter).__name__} for {self.adapter.name!r} has none.")
-        self.n_layers = n_layers(module)
+        self.adapter.require(owner, modality="text", layers=True)
+        self.n_layers = self.adapter.n_layers
         if query == "auto":
-            query = getattr(module, "pooling", "cls")
+            query = self.adapter.pooling or "cls"
         if not (query in ("cls", "mean") or (isinstance(query, (int, np.integer)) and not isinstance(query, bool))):
             raise InvalidArgumentError(f"The 'query' parameter of {owner} must be 'auto', 'cls', 'mean' or a token "
                                        f"index. Got {query!r}.")

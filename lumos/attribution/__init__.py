@@ -1,6 +1,6 @@
 """Attribution methods: one module and one class per method, found by name through the registry."""
 
-from .base import Estimate, GradientMethod, Method, PerturbationMethod
+from .base import EncodedMethod, Estimate, GradientMethod, Method, PerturbationMethod
 from .exact_shapley import ExactShapley
 from .gradcam import GradCAM, GradCAMPlusPlus
 from .gradient_x_input import GradientXInput
@@ -12,5 +12,5 @@ from .registry import get_method, method_names, register_method
 from .saliency import Saliency
 from .smoothgrad import SmoothGrad
 
-__all__ = ["Method", "GradientMethod", "PerturbationMethod", "Estimate", "LIME", "Occlusion", "ExactShapley", "KernelSHAP", "Saliency", "GradientXInput", "IntegratedGradients", "SmoothGrad", "GradCAM", "GradCAMPlusPlus",
+__all__ = ["Method", "EncodedMethod", "GradientMethod", "PerturbationMethod", "Estimate", "LIME", "Occlusion", "ExactShapley", "KernelSHAP", "Saliency", "GradientXInput", "IntegratedGradients", "SmoothGrad", "GradCAM", "GradCAMPlusPlus",
            "get_method", "method_names", "register_method"]

@@ -21,7 +21,7 @@ from ..models import GradientAdapter, ModelAdapter, as_adapter
 from ..models.base import Encoded, FeatureInfo
 from ..readout import QUANTITIES, Readout, softmax
 
-__all__ = ["Method", "GradientMethod", "PerturbationMethod", "PerturbationJob", "Estimate", "Score",
+__all__ = ["Method", "EncodedMethod", "GradientMethod", "PerturbationMethod", "PerturbationJob", "Estimate", "Score",
            "resolve_targets"]
 
 
@@ -75,8 +75,11 @@ class Score:
         return Readout(targets, self.output).apply(logits)
 
 
-class GradientMethod(Method):
-    """Base of methods that differentiate the model at its features (embeddings for text).
+class EncodedMethod(Method):
+    """Base of methods that run the model's differentiable path on its encoded features (embeddings for
+    text, pixels for images): validation, targets, batching of examples, the :class:`Score` (readout) and
+    the Explanations are shared here. Subclasses write :meth:`attribute_tensor`: gradient methods
+    (:class:`GradientMethod`) differentiate the score, attention methods read the attention weights.
 
     Parameters
     ----------
@@ -134,7 +137,7 @@ class GradientMethod(Method):
         # Batch examples of similar size together (less padding), then restore the caller's order.
         batches = list(batches_by_size(examples, self.batch_size, self.adapter.size))
         explanations: list[Explanation | None] = [None] * len(examples)
-        for ids in track(batches, description=f"{type(self).__name__}", enabled=self.progress):
+        for ids in track(batches, description=type(self).__name__, enabled=self.progress):
             batch = self._attribute_batch([examples[i] for i in ids], [targets[i] for i in ids])
             for i, explanation in zip(ids, batch):
                 explanations[i] = explanation
@@ -180,6 +183,11 @@ class GradientMethod(Method):
                 word_index=info.word_index,
             ))
         return out
+
+
+class GradientMethod(EncodedMethod):
+    """Base of methods that differentiate the model at its features (embeddings for text); the parameters
+    are those of :class:`EncodedMethod`."""
 
 
 def gradient(score: Score, x: torch.Tensor, rows: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

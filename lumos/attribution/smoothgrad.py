@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import numpy as np
 import torch
 
+from ..engine import example_rng
 from ..errors import InvalidTypeError, check_choice, check_float, check_int
 from .base import GradientMethod, Score
 from .registry import register_method
@@ -98,8 +98,7 @@ class SmoothGrad(GradientMethod):
             positions = mask[i].nonzero().squeeze(1).cpu()
             values = x[i, positions.to(x.device)]
             sigma = self.noise_level * float(values.max() - values.min()) if values.numel() else 0.0
-            digest = hashlib.sha256(fingerprints[i]).digest()
-            rng = np.random.default_rng([self.seed, *np.frombuffer(digest, dtype=np.uint32).tolist()])
+            rng = example_rng(self.seed, fingerprints[i])
             draw = rng.standard_normal((self.n_samples, len(positions)) + tuple(x.shape[2:]))
             noise[:, i, positions] = torch.as_tensor(draw * sigma, dtype=x.dtype)
         return noise.to(x.device)

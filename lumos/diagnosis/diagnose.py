@@ -114,8 +114,8 @@ def diagnose(model: Any, inputs: Any, labels: Any, *, descriptors: Any = None, m
         else:
             import pandas as pd
 
-            frame = inputs if hasattr(inputs, "columns") else pd.DataFrame(
-                np.stack(examples), columns=list(getattr(adapter, "feature_names", None) or
+            frame = inputs if isinstance(inputs, pd.DataFrame) else pd.DataFrame(
+                np.stack(examples), columns=list(adapter.feature_names or
                                                  [f"x{i}" for i in range(len(examples[0]))]))
             descriptors = describe_table(frame.reset_index(drop=True), probs, adapter.class_names)
     errors = probs.argmax(1) != labels

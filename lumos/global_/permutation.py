@@ -81,7 +81,7 @@ def permutation_importance(model: Any, inputs: Any, labels: Any, *, n_repeats: i
     metric = check_choice(metric, "metric", ("accuracy", "log_likelihood"), owner=owner)
     confidence = check_float(confidence, "confidence", owner=owner, minimum=0, maximum=1, exclusive_minimum=True)
     seed = check_int(seed, "seed", owner=owner, minimum=0)
-    names = getattr(adapter, "feature_names", None)
+    names = adapter.feature_names
     rows, _ = table_rows(inputs, names, owner)
     if names is None:
         names = tuple(f"x{i}" for i in range(rows.shape[1]))

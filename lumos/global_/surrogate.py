@@ -61,7 +61,7 @@ class SurrogateTree:
     def feature_names(self) -> tuple[str, ...]:
         if self.vocabulary_ is not None:
             return tuple(f"has '{w}'" for w in self.vocabulary_)
-        names = getattr(self.adapter, "feature_names", None)
+        names = self.adapter.feature_names
         return tuple(names) if names is not None else tuple(f"x{i}" for i in range(self.tree_.n_features_in_))
 
     @staticmethod
@@ -84,7 +84,7 @@ class SurrogateTree:
                     if w in index:
                         rows[r, index[w]] = 1.0
             return rows
-        return table_rows(inputs, getattr(self.adapter, "feature_names", None), "SurrogateTree")[0]
+        return table_rows(inputs, self.adapter.feature_names, "SurrogateTree")[0]
 
     def model_predictions(self, inputs: Any) -> np.ndarray:
         """The model's predicted class index for each row (or text)."""

@@ -147,14 +147,14 @@ class ModelAdapter(abc.ABC):
         ``layers``, a ``tokenizer``); otherwise an :class:`~lumos.errors.UnsupportedModelError` that says
         what is missing."""
         what = f"the {type(self).__name__} for {self.name!r}"
-        if modality is not None and self.modality != modality:
-            article = "an" if modality[0] in "aeiou" else "a"
-            raise UnsupportedModelError(f"{owner} needs {article} {modality} model; {what} is a model on "
-                                        f"{self.modality} inputs.")
         if (module or layers) and self.module is None:
             raise UnsupportedModelError(f"{owner} needs a PyTorch model; {what} holds none.")
         if layers and self.n_layers == 0:
             raise UnsupportedModelError(f"{owner} needs a transformer with attention layers; {what} has none.")
+        if modality is not None and self.modality != modality:
+            article = "an" if modality[0] in "aeiou" else "a"
+            raise UnsupportedModelError(f"{owner} needs {article} {modality} model; {what} is a model on "
+                                        f"{self.modality} inputs.")
         if tokenizer and self.tokenizer is None:
             raise UnsupportedModelError(f"{owner} needs a text model with a tokenizer; {what} has none.")
         return self
