@@ -76,7 +76,7 @@ def test_values_must_match_features():
 
 
 def test_values_must_be_one_dimensional():
-    """A 2-D values array is refused."""
+    """A 2-D values array without 'targets' (labels of its rows) is refused."""
     with pytest.raises(InvalidArgumentError, match=r"Got \(4, 1\)\."):
         make(values=np.zeros((4, 1)))
 
@@ -158,7 +158,7 @@ def test_json_round_trip_through_a_file(tmp_path):
 def test_json_is_plain_and_tagged():
     """The JSON is a plain object tagged with its format, arrays written as lists."""
     data = json.loads(make().to_json())
-    assert data["format"] == "lumos.explanation/1"
+    assert data["format"] == "lumos.explanation/2"
     assert data["features"] == ["un", "##believably", "bad", "@jetblue"]
     assert data["cost"] == {"n_evals": 66, "seconds": 0.125}
 
