@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from ..engine import track
 from ..errors import InvalidArgumentError, UnsupportedModelError, check_choice, check_int
-from ..explanation import Cost, Explanation, ExplanationSet
+from ..explanation import Cost, Explanation, ExplanationSet, Grid
 from ..models import as_adapter
 from .base import Method, _resolve_targets
 from .registry import register_method
@@ -132,7 +132,7 @@ class GradCAM(Method):
                 cam = F.interpolate(cam[:, None], size=self.adapter.image_size, mode="bilinear",
                                     align_corners=False)[:, 0]
                 h, w = self.adapter.image_size
-            labels = tuple(f"{r},{c}" for r in range(h) for c in range(w))
+            labels = Grid(h, w)
             seconds = (time.perf_counter() - t0) / len(batch)
             for i in range(len(batch)):
                 target_i = int(chosen[i])
