@@ -393,7 +393,9 @@ class Explanation:
         kwargs = {f.name: data[f.name] for f in fields(cls) if f.name in data}
         kwargs["cost"] = Cost(**data.get("cost", {}))
         if fmt == _FORMAT_V1:
-            kwargs["features"] = Grid.from_labels(kwargs["features"]) or kwargs["features"]
+            grid = Grid.from_labels(kwargs["features"])
+            if grid is not None:
+                kwargs["features"] = grid
         else:
             for name in ("values", "prediction", "stderr"):
                 if kwargs.get(name) is not None:
