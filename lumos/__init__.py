@@ -12,7 +12,7 @@ from .errors import (
                      UnknownNameError,
                      UnsupportedModelError,
 )
-from .explanation import Cost, Explanation, ExplanationSet
+from .explanation import Cost, Explanation, ExplanationSet, Grid
 from .readout import Readout
 from .models import (CallableAdapter, ImageAdapter, ModelAdapter, SklearnAdapter, TabularTorchAdapter, TorchAdapter,
                      TransformersAdapter, as_adapter, load_model)
@@ -22,7 +22,7 @@ __version__ = "0.1.0"
 __all__ = [
     "RawAttention", "AttentionRollout", "AttentionFlow", "AttentionXGradient", "head_importance",
     "Saliency", "GradientXInput", "IntegratedGradients", "SmoothGrad", "LIME", "Occlusion", "ExactShapley", "KernelSHAP", "GradCAM", "GradCAMPlusPlus", "get_method", "method_names",
-    "Explanation", "ExplanationSet", "Cost",
+    "Explanation", "ExplanationSet", "Cost", "Grid",
     "ModelAdapter", "TransformersAdapter", "TorchAdapter", "CallableAdapter", "SklearnAdapter", "TabularTorchAdapter", "ImageAdapter", "as_adapter",
     "load_model", "diagnosis", "global_", "maskers",
     "LumosError", "InvalidArgumentError", "InvalidTypeError", "UnknownNameError", "ModelLoadError",

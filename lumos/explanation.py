@@ -1,23 +1,136 @@
 """The result objects every lumos analysis produces: :class:`Explanation` and :class:`ExplanationSet`.
 
 They are plain, immutable values: the report, the CLI and the web UI only render them, and they round-trip
-through JSON without loss (floats are written with full precision).
+through JSON without loss. Format 2 (``lumos.explanation/2``) writes large arrays as base64 of their bytes
+(float32 where every value is exactly a float32, byte-shuffled and zlib-compressed) and a pixel axis as its
+:class:`Grid`; files of format 1 (every number a JSON float, one label per feature) are still read.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import math
+import os
+import tempfile
+import zlib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence, overload
 
 import numpy as np
 
-from .errors import InvalidArgumentError, InvalidTypeError
+from .errors import InvalidArgumentError, InvalidTypeError, check_int
 
-__all__ = ["Cost", "Explanation", "ExplanationSet"]
+__all__ = ["Cost", "Explanation", "ExplanationSet", "Grid"]
 
-_FORMAT = "lumos.explanation/1"
+_FORMAT = "lumos.explanation/2"
+_FORMAT_V1 = "lumos.explanation/1"
+_SET_FORMAT = "lumos.explanation_set/2"
+_SET_FORMAT_V1 = "lumos.explanation_set/1"
+_AXES = {1: ("features",), 2: ("targets", "features")}
+# Arrays up to this size are written as JSON lists, so that a text explanation stays readable by eye.
+_LIST_MAX = 256
+
+
+@dataclass(frozen=True, eq=False)
+class Grid(Sequence[str]):
+    """The pixels of an ``height x width`` image as a feature axis, in raster order.
+
+    It reads as the tuple of labels ``("0,0", "0,1", ..., f"{height-1},{width-1}")`` (length, indexing,
+    slicing, iteration, ``in``, and equality with that tuple) but is stored and serialised as its two
+    numbers, so a 224 x 224 explanation does not carry 50,176 strings.
+
+    Parameters
+    ----------
+    height, width : int >= 1
+        Rows and columns of the image.
+
+    Examples
+    --------
+    >>> g = Grid(2, 3)
+    >>> len(g), g[4], g == ("0,0", "0,1", "0,2", "1,0", "1,1", "1,2")
+    (6, '1,1', True)
+    """
+
+    height: int
+    width: int
+
+    def __post_init__(self) -> None:
+        for name in ("height", "width"):
+            value = getattr(self, name)
+            object.__setattr__(self, name, check_int(int(value) if isinstance(value, np.integer) else value,
+                                                     name, owner="Grid", minimum=1))
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(height, width)``."""
+        return self.height, self.width
+
+    def __len__(self) -> int:
+        return self.height * self.width
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> tuple[str, ...]: ...
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return tuple(self[i] for i in range(*index.indices(len(self))))
+        n = len(self)
+        i = int(index)
+        if not -n <= i < n:
+            raise IndexError(f"Grid index {index} out of range for {n} pixels.")
+        r, c = divmod(i % n, self.width)
+        return f"{r},{c}"
+
+    def __iter__(self) -> Iterator[str]:
+        return (f"{r},{c}" for r in range(self.height) for c in range(self.width))
+
+    def __contains__(self, label: object) -> bool:
+        return self._position(label) is not None
+
+    def index(self, label: Any, start: int = 0, stop: int | None = None) -> int:
+        """Position of the pixel ``"row,col"`` (as ``tuple.index``)."""
+        i = self._position(label)
+        if i is None or not start <= i < (len(self) if stop is None else stop):
+            raise ValueError(f"{label!r} is not in {self!r}")
+        return i
+
+    def _position(self, label: object) -> int | None:
+        parts = label.split(",") if isinstance(label, str) else ()
+        if len(parts) != 2 or not all(p.isdigit() and str(int(p)) == p for p in parts):
+            return None
+        r, c = int(parts[0]), int(parts[1])
+        return r * self.width + c if r < self.height and c < self.width else None
+
+    @classmethod
+    def from_labels(cls, labels: Sequence[str]) -> "Grid | None":
+        """The grid whose labels are exactly ``labels`` ("r,c" in raster order), or None if there is none."""
+        if isinstance(labels, Grid):
+            return labels
+        labels = tuple(labels)
+        last = labels[-1].split(",") if labels and isinstance(labels[-1], str) else ()
+        if len(last) != 2 or not all(p.isdigit() for p in last):
+            return None
+        grid = cls(int(last[0]) + 1, int(last[1]) + 1)
+        return grid if len(grid) == len(labels) and all(a == b for a, b in zip(grid, labels)) else None
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Grid):
+            return self.shape == other.shape
+        if isinstance(other, tuple):
+            return len(other) == len(self) and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        # Equal to the tuple of its labels, so it must hash like it.
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"Grid({self.height}, {self.width})"
 
 
 @dataclass(frozen=True)
@@ -41,16 +154,28 @@ def _tuple_or_none(value: Sequence | None) -> tuple | None:
     return None if value is None else tuple(value)
 
 
+def _labels(value: Sequence) -> tuple[str, ...] | Grid:
+    return value if isinstance(value, Grid) else tuple(str(f) for f in value)
+
+
+def _str_or_none(value: Any, name: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise InvalidTypeError(f"The '{name}' of an Explanation must be a str or None. Got {type(value).__name__}.")
+    return value
+
+
 @dataclass(frozen=True, eq=False)
 class Explanation:
     """Attributions of one model decision to the features of one input.
 
     Attributes
     ----------
-    values : ndarray of shape (n_features,)
-        Attribution of each feature to ``output`` of class ``target``.
-    features : tuple of str, length n_features
-        Feature labels: word pieces for text (special tokens excluded), column names for tables.
+    values : ndarray of shape (n_features,) or (n_targets, n_features)
+        Attribution of each feature to ``output`` of class ``target``; with several explained targets
+        (e.g. every generated token), one row per target. ``axes`` names the axes.
+    features : tuple of str or Grid, length n_features
+        Feature labels: word pieces for text (special tokens excluded), column names for tables, the
+        :class:`Grid` of pixels for images (it reads as the labels ``"row,col"``).
     target : int
         Index of the explained class; ``target_label`` is its name.
     prediction : ndarray of shape (n_classes,)
@@ -66,7 +191,7 @@ class Explanation:
     convergence_delta : float or None
         ``sum(values) - (output_value - base_value)`` for methods that promise completeness
         (Integrated Gradients); ``None`` otherwise.
-    stderr : ndarray of shape (n_features,) or None
+    stderr : ndarray of the shape of ``values``, or None
         Standard error of each value, for stochastic methods.
     diagnostics : dict of str to float
         Method-specific measures of the estimate's quality (e.g. LIME's local fit R^2).
@@ -77,10 +202,19 @@ class Explanation:
     words, word_index : tuple or None
         Display words of the text and, for each feature, the index of the word it belongs to, so that
         word pieces can be shown (and summed) per word.
+    axes : tuple of str
+        Names of the axes of ``values``: ``("features",)``, or ``("targets", "features")`` for 2-D values.
+        Derived from ``values`` when not given.
+    targets : tuple of str or None
+        Labels of the rows of 2-D ``values`` (one per explained target); None for 1-D values.
+    model_id : str or None
+        Identity of the model's weights (:func:`lumos.identity.weights_id`); None when unknown.
+    input_id : str or None
+        Identity of the input's content (:func:`lumos.identity.input_id`); None when unknown.
     """
 
     values: np.ndarray
-    features: tuple[str, ...]
+    features: tuple[str, ...] | Grid
     target: int
     prediction: np.ndarray
     class_names: tuple[str, ...]
@@ -96,29 +230,50 @@ class Explanation:
     text: str | None = None
     words: tuple[str, ...] | None = None
     word_index: tuple[int, ...] | None = None
+    axes: tuple[str, ...] | None = None
+    targets: tuple[str, ...] | None = None
+    model_id: str | None = None
+    input_id: str | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
         set_(self, "values", _frozen_array(self.values))
         set_(self, "prediction", _frozen_array(self.prediction))
         set_(self, "stderr", _frozen_array(self.stderr))
-        set_(self, "features", tuple(str(f) for f in self.features))
+        set_(self, "features", _labels(self.features))
         set_(self, "class_names", tuple(str(c) for c in self.class_names))
         set_(self, "words", _tuple_or_none(self.words))
         set_(self, "word_index", _tuple_or_none(self.word_index))
+        set_(self, "targets", None if self.targets is None else tuple(str(t) for t in self.targets))
         set_(self, "params", dict(self.params))
         set_(self, "diagnostics", dict(self.diagnostics))
         set_(self, "target", int(self.target))
-        if self.values.ndim != 1 or self.values.shape[0] != len(self.features):
+        set_(self, "model_id", _str_or_none(self.model_id, "model_id"))
+        set_(self, "input_id", _str_or_none(self.input_id, "input_id"))
+        n = len(self.features)
+        shape = self.values.shape
+        if self.targets is None and shape != (n,):
+            extra = (" Two-dimensional values (n_targets, n_features) need 'targets', one label per row."
+                     if len(shape) == 2 else "")
             raise InvalidArgumentError(
-                f"The 'values' of an Explanation must have shape (n_features,) = ({len(self.features)},). "
-                f"Got {self.values.shape}."
-            )
+                f"The 'values' of an Explanation must have shape (n_features,) = ({n},). Got {shape}.{extra}")
+        if self.targets is not None and shape != (len(self.targets), n):
+            raise InvalidArgumentError(
+                f"The 'values' of an Explanation with 'targets' must have shape (n_targets, n_features) = "
+                f"({len(self.targets)}, {n}). Got {shape}.")
+        axes = _AXES[len(shape)] if self.axes is None else tuple(self.axes)
+        if axes != _AXES[len(shape)]:
+            raise InvalidArgumentError(
+                f"The 'axes' of an Explanation with {len(shape)}-D values must be {_AXES[len(shape)]}. Got {axes}.")
+        set_(self, "axes", axes)
+        if self.stderr is not None and self.stderr.shape != shape:
+            raise InvalidArgumentError(
+                f"The 'stderr' of an Explanation must have the shape of its values, {shape}. Got {self.stderr.shape}.")
         if not 0 <= self.target < len(self.class_names):
             raise InvalidArgumentError(
                 f"The 'target' of an Explanation must be in [0, {len(self.class_names) - 1}]. Got {self.target}."
             )
-        if self.word_index is not None and len(self.word_index) != len(self.features):
+        if self.word_index is not None and len(self.word_index) != n:
             raise InvalidArgumentError("The 'word_index' of an Explanation must have one entry per feature.")
 
     # -- views -------------------------------------------------------------------------------------
@@ -140,18 +295,48 @@ class Explanation:
         """Values summed over the pieces of each display word: ``(words, values)``.
 
         Attributions are additive, so summing the pieces of a word gives the word's attribution.
-        Without word information the features themselves are returned.
+        Without word information the features themselves are returned. For 2-D values the sum is taken
+        in each target's row: the values returned have shape (n_targets, n_words).
         """
         if self.words is None or self.word_index is None:
             return self.features, self.values.copy()
-        totals = np.zeros(len(self.words))
-        np.add.at(totals, np.asarray(self.word_index, dtype=int), self.values)
+        index = np.asarray(self.word_index, dtype=int)
+        totals = np.zeros((*self.values.shape[:-1], len(self.words)))
+        # Summed along the last axis one feature at a time, the same order for every row as for 1-D values.
+        np.add.at(totals.T, index, self.values.T)
         return self.words, totals
 
     def top(self, k: int = 5) -> list[tuple[str, float]]:
-        """The ``k`` features with the largest absolute value, largest first."""
+        """The ``k`` features with the largest absolute value, largest first.
+
+        Defined for one target only: for 2-D values, rank one row with ``explanation.row(i).top(k)``.
+        """
+        if self.targets is not None:
+            raise InvalidArgumentError(
+                f"Explanation.top ranks the features of one target; this explanation has {len(self.targets)} "
+                f"targets ({', '.join(map(repr, self.targets[:3]))}{', ...' if len(self.targets) > 3 else ''}). "
+                "Use explanation.row(i).top(k).")
         order = np.argsort(-np.abs(self.values), kind="stable")[:k]
         return [(self.features[i], float(self.values[i])) for i in order]
+
+    def row(self, target: int | str) -> "Explanation":
+        """The 1-D explanation of one row of 2-D values, chosen by position or by its label in ``targets``.
+
+        Everything but ``values``, ``stderr``, ``axes`` and ``targets`` is shared with this explanation.
+        """
+        if self.targets is None:
+            raise InvalidArgumentError("Explanation.row needs an explanation with 'targets' (2-D values); "
+                                       "this one has a single target.")
+        if isinstance(target, str):
+            if target not in self.targets:
+                raise InvalidArgumentError(f"The 'target' of Explanation.row must be one of its targets "
+                                           f"{self.targets[:5]}... or a position. Got {target!r}.")
+            i = self.targets.index(target)
+        else:
+            i = check_int(int(target) if isinstance(target, np.integer) else target, "target",
+                          owner="Explanation.row", minimum=-len(self.targets), maximum=len(self.targets) - 1)
+        return replace(self, values=self.values[i], stderr=None if self.stderr is None else self.stderr[i],
+                       axes=None, targets=None)
 
     # -- equality and serialisation ----------------------------------------------------------------
     def __eq__(self, other: object) -> bool:
@@ -160,7 +345,8 @@ class Explanation:
         for f in fields(self):
             a, b = getattr(self, f.name), getattr(other, f.name)
             if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-                if a is None or b is None or not np.array_equal(a, b):
+                # NaN is a value an explanation can hold (e.g. an undefined score): equal to itself here.
+                if a is None or b is None or not np.array_equal(a, b, equal_nan=True):
                     return False
             elif a != b:
                 return False
@@ -169,12 +355,21 @@ class Explanation:
     __hash__ = None  # mutable-looking contents (arrays) make hashing misleading
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dictionary; :meth:`from_dict` inverts it exactly."""
+        """A JSON-ready dictionary of format ``lumos.explanation/2``; :meth:`from_dict` inverts it exactly.
+
+        Arrays of more than 256 values (and any holding NaN or infinity) are written as
+        ``{"dtype", "shape", "codec", "data"}``: float32 when every value is exactly a float32 (gradient
+        methods compute in float32), else float64; the bytes little-endian, byte-shuffled and compressed
+        with zlib when that is smaller (``codec`` "shuffle-zlib", else "raw"), then base64. Smaller arrays
+        are JSON lists. A :class:`Grid` is written ``{"grid": [height, width]}``.
+        """
         out: dict[str, Any] = {"format": _FORMAT}
         for f in fields(self):
             value = getattr(self, f.name)
             if isinstance(value, np.ndarray):
-                value = value.tolist()
+                value = _encode_array(value)
+            elif isinstance(value, Grid):
+                value = {"grid": [value.height, value.width]}
             elif isinstance(value, Cost):
                 value = {"n_evals": value.n_evals, "seconds": value.seconds}
             elif isinstance(value, tuple):
@@ -184,24 +379,42 @@ class Explanation:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Explanation":
-        if not isinstance(data, Mapping) or data.get("format") != _FORMAT:
+        """The Explanation of a dictionary of format 2 (:meth:`to_dict`) or format 1 (lumos 0.1 files).
+
+        Format 1 stored a pixel axis as its "row,col" labels; they are read back as a :class:`Grid`.
+        """
+        fmt = data.get("format") if isinstance(data, Mapping) else None
+        if fmt not in (_FORMAT, _FORMAT_V1):
             raise InvalidArgumentError(
                 f"Explanation.from_dict expects a dictionary written by Explanation.to_dict "
-                f"(format {_FORMAT!r}). Got format {data.get('format') if isinstance(data, Mapping) else type(data).__name__!r}."
+                f"(format {_FORMAT!r}, or the older format {_FORMAT_V1!r}). "
+                f"Got format {fmt if isinstance(data, Mapping) else type(data).__name__!r}."
             )
         kwargs = {f.name: data[f.name] for f in fields(cls) if f.name in data}
         kwargs["cost"] = Cost(**data.get("cost", {}))
+        if fmt == _FORMAT_V1:
+            grid = Grid.from_labels(kwargs["features"])
+            if grid is not None:
+                kwargs["features"] = grid
+        else:
+            for name in ("values", "prediction", "stderr"):
+                if kwargs.get(name) is not None:
+                    kwargs[name] = _decode_array(kwargs[name], name)
+            features = kwargs.get("features")
+            if isinstance(features, Mapping):
+                kwargs["features"] = _decode_grid(features)
         return cls(**kwargs)
 
     def to_json(self, path: str | Path | None = None, *, indent: int | None = None) -> str:
-        """Serialise to JSON (and write it to ``path`` when given)."""
+        """Serialise to JSON (and write it to ``path`` when given, atomically: a reader never sees half a file)."""
         text = json.dumps(self.to_dict(), indent=indent, allow_nan=True)
         if path is not None:
-            Path(path).write_text(text, encoding="utf-8")
+            _write_atomic(Path(path), text)
         return text
 
     @classmethod
     def from_json(cls, text_or_path: str | Path) -> "Explanation":
+        """The Explanation of JSON text, or of the JSON file at a path (format 2 or format 1)."""
         return cls.from_dict(_load_json(text_or_path))
 
     def with_values(self, **changes: Any) -> "Explanation":
@@ -209,6 +422,9 @@ class Explanation:
         return replace(self, **changes)
 
     def __repr__(self) -> str:
+        if self.targets is not None:
+            return (f"Explanation(method={self.method!r}, target={self.target_label!r}, "
+                    f"n_targets={len(self.targets)}, n_features={len(self.features)})")
         top = ", ".join(f"{f}={v:+.3g}" for f, v in self.top(3))
         return (f"Explanation(method={self.method!r}, target={self.target_label!r}, "
                 f"n_features={len(self.features)}, top=[{top}])")
@@ -250,22 +466,119 @@ class ExplanationSet(Sequence[Explanation]):
         return Cost(sum(e.cost.n_evals for e in self), sum(e.cost.seconds for e in self))
 
     def to_json(self, path: str | Path | None = None, *, indent: int | None = None) -> str:
-        text = json.dumps({"format": "lumos.explanation_set/1",
-                           "explanations": [e.to_dict() for e in self]}, indent=indent)
+        """Serialise to JSON of format ``lumos.explanation_set/2`` (and write it to ``path``, atomically).
+
+        Each distinct list of class names is written once, in ``class_names``; an explanation refers to
+        its list as ``{"ref": i}``.
+        """
+        tables: dict[tuple[str, ...], int] = {}
+        explanations = []
+        for e in self:
+            d = e.to_dict()
+            d["class_names"] = {"ref": tables.setdefault(e.class_names, len(tables))}
+            explanations.append(d)
+        text = json.dumps({"format": _SET_FORMAT, "class_names": [list(names) for names in tables],
+                           "explanations": explanations}, indent=indent, allow_nan=True)
         if path is not None:
-            Path(path).write_text(text, encoding="utf-8")
+            _write_atomic(Path(path), text)
         return text
 
     @classmethod
     def from_json(cls, text_or_path: str | Path) -> "ExplanationSet":
+        """The ExplanationSet of JSON text, or of the JSON file at a path (format 2 or format 1)."""
         data = _load_json(text_or_path)
-        if not isinstance(data, Mapping) or data.get("format") != "lumos.explanation_set/1":
-            raise InvalidArgumentError("ExplanationSet.from_json expects JSON written by ExplanationSet.to_json.")
-        return cls([Explanation.from_dict(d) for d in data["explanations"]])
+        fmt = data.get("format") if isinstance(data, Mapping) else None
+        if fmt not in (_SET_FORMAT, _SET_FORMAT_V1):
+            raise InvalidArgumentError(
+                f"ExplanationSet.from_json expects JSON written by ExplanationSet.to_json (format "
+                f"{_SET_FORMAT!r}, or the older format {_SET_FORMAT_V1!r}). Got format {fmt!r}.")
+        if fmt == _SET_FORMAT_V1:
+            return cls([Explanation.from_dict(d) for d in data["explanations"]])
+        tables = data["class_names"]
+        out = []
+        for i, d in enumerate(data["explanations"]):
+            ref = d.get("class_names")
+            if not (isinstance(ref, Mapping) and isinstance(ref.get("ref"), int) and 0 <= ref["ref"] < len(tables)):
+                raise InvalidArgumentError(f"Explanation {i} of the set refers to class names {ref!r}; "
+                                           f"expected {{'ref': k}} with k in [0, {len(tables) - 1}].")
+            out.append(Explanation.from_dict({**d, "class_names": tables[ref["ref"]]}))
+        return cls(out)
 
     def __repr__(self) -> str:
         methods = sorted({e.method for e in self})
         return f"ExplanationSet(n={len(self)}, methods={methods})"
+
+
+# -- array codec -------------------------------------------------------------------------------------------
+_CODECS = ("raw", "shuffle-zlib")
+_DTYPES = {"float32": "<f4", "float64": "<f8"}
+
+
+def _encode_array(array: np.ndarray) -> list | dict[str, Any]:
+    """A float64 array as a JSON list (small, finite, 1-D) or as base64 of its (compressed) bytes, losslessly."""
+    if array.ndim == 1 and array.size <= _LIST_MAX and np.isfinite(array).all():
+        return array.tolist()
+    as32 = array.astype("<f4")
+    # Bit-exact (NaN payloads and -0.0 included), not merely ==, so float32 storage loses nothing.
+    exact = np.array_equal(as32.astype("<f8").view("<u8"), np.ascontiguousarray(array, dtype="<f8").view("<u8"))
+    dtype = "float32" if exact else "float64"
+    raw = np.ascontiguousarray(as32 if exact else array.astype("<f8"))
+    data, codec = raw.tobytes(), "raw"
+    # Byte shuffling groups the (similar) exponent bytes of neighbouring values, which zlib then compresses.
+    shuffled = zlib.compress(raw.view(np.uint8).reshape(-1, raw.itemsize).T.tobytes(), 6)
+    if len(shuffled) < len(data):
+        data, codec = shuffled, "shuffle-zlib"
+    return {"dtype": dtype, "shape": list(array.shape), "codec": codec, "data": base64.b64encode(data).decode("ascii")}
+
+
+def _decode_array(value: Any, name: str) -> np.ndarray:
+    if isinstance(value, list):
+        return np.array(value, dtype=np.float64)
+    if not (isinstance(value, Mapping) and value.get("dtype") in _DTYPES and value.get("codec") in _CODECS
+            and isinstance(value.get("shape"), list) and all(isinstance(n, int) and n >= 0 for n in value["shape"])
+            and isinstance(value.get("data"), str)):
+        raise InvalidArgumentError(
+            f"The {name!r} of a format-2 explanation must be a list of numbers or an object with 'dtype' (one of "
+            f"{sorted(_DTYPES)}), 'shape' (a list of ints), 'codec' (one of {list(_CODECS)}) and 'data' (base64). "
+            f"Got {str(value)[:80]!r}.")
+    dtype = np.dtype(_DTYPES[value["dtype"]])
+    shape = tuple(value["shape"])
+    size = math.prod(shape)
+    try:
+        data = base64.b64decode(value["data"], validate=True)
+        if value["codec"] == "shuffle-zlib":
+            data = zlib.decompress(data)
+    except (binascii.Error, zlib.error) as error:
+        raise InvalidArgumentError(f"The {name!r} of a format-2 explanation has 'data' that does not decode "
+                                   f"as {value['codec']} base64: {error}.") from None
+    if value["codec"] == "shuffle-zlib" and len(data) == size * dtype.itemsize:
+        data = np.frombuffer(data, np.uint8).reshape(dtype.itemsize, size).T.tobytes()
+    if len(data) != size * dtype.itemsize:
+        raise InvalidArgumentError(f"The {name!r} of a format-2 explanation holds {len(data)} bytes; its shape "
+                                   f"{list(shape)} and dtype {value['dtype']} need {size * dtype.itemsize}.")
+    return np.frombuffer(data, dtype=dtype).reshape(shape).astype(np.float64)
+
+
+def _decode_grid(value: Mapping[str, Any]) -> Grid:
+    grid = value.get("grid")
+    if not (isinstance(grid, list) and len(grid) == 2):
+        raise InvalidArgumentError(f"The 'features' of a format-2 explanation must be a list of labels or "
+                                   f"{{'grid': [height, width]}}. Got {str(value)[:80]!r}.")
+    return Grid(*grid)
+
+
+# -- files -------------------------------------------------------------------------------------------------
+def _write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same directory and ``os.replace``."""
+    handle = tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.",
+                                         suffix=".tmp", delete=False)
+    try:
+        with handle:
+            handle.write(text)
+        os.replace(handle.name, path)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
 
 
 def _load_json(text_or_path: str | Path) -> Any:

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import InvalidArgumentError, UnsupportedModelError
+from ..explanation import Grid
 from ..models.base import Encoded, FeatureInfo
 from ..models.sites import capture
 from .base import GradientMethod, Score, resolve_targets
@@ -120,7 +121,7 @@ class GradCAM(GradientMethod):
         b, h, w = attribution.shape
         if self.upsample:
             return attribution.reshape(b, h * w), encoded.features
-        info = FeatureInfo(labels=tuple(f"{r},{c}" for r in range(h) for c in range(w)), positions=tuple(range(h * w)))
+        info = FeatureInfo(labels=Grid(h, w), positions=tuple(range(h * w)))
         return attribution.reshape(b, h * w), [info] * b
 
 

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from ..errors import InvalidArgumentError, InvalidTypeError, check_choice, check_int
+from ..explanation import Grid
 from ..imaging import blur, colorize, overlay, png_base64, read_image, to_image
 from .base import Encoded, FeatureInfo, GradientAdapter
 
@@ -26,9 +27,12 @@ __all__ = ["ImageAdapter", "pixel_map", "read_image", "to_image", "colorize", "o
 def pixel_map(explanation: Any) -> np.ndarray:
     """The values of a pixel explanation (an ImageAdapter's gradient method, or Grad-CAM) as an (H, W) map.
 
-    The shape is read from the feature labels ``"row,col"``; explanations over segments are mapped back to
+    The shape is read from the features' :class:`~lumos.explanation.Grid` (or, in explanations built with
+    one label per pixel, from the labels ``"row,col"``); explanations over segments are mapped back to
     pixels with :meth:`lumos.maskers.ImageMasker.to_pixels` instead.
     """
+    if isinstance(explanation.features, Grid):
+        return np.asarray(explanation.values, dtype=np.float64).reshape(explanation.features.shape)
     last = explanation.features[-1] if explanation.features else ""
     parts = last.split(",")
     if len(parts) != 2 or not all(p.isdigit() for p in parts):
@@ -101,7 +105,7 @@ class ImageAdapter(GradientAdapter):
             cam_layer = convs[-1] if convs else None
         self.cam_layer = cam_layer
         h, w = self.image_size
-        self._labels = tuple(f"{r},{c}" for r in range(h) for c in range(w))
+        self._labels = Grid(h, w)
 
     # -- protocol -------------------------------------------------------------------------------------
     @property
