@@ -191,13 +191,16 @@ def _epoch_batches(batches: Any, epoch: int) -> Iterable[Any]:
 
 
 def _terms(value: Any) -> dict[str, torch.Tensor]:
-    """``loss_fn``'s result as named scalar terms, ``"loss"`` first."""
-    terms = {"loss": value} if isinstance(value, torch.Tensor) else dict(value) if isinstance(value, Mapping) \
-        else None
-    if terms is None or "loss" not in terms or not all(isinstance(v, torch.Tensor) and v.dim() == 0
-                                                        for v in terms.values()):
-        got = type(value).__name__ if terms is None else \
-            {k: tuple(v.shape) if isinstance(v, torch.Tensor) else type(v).__name__ for k, v in terms.items()}
+    """``loss_fn``'s result as named scalar terms."""
+    if isinstance(value, torch.Tensor):
+        terms, got = {"loss": value}, f"a tensor of shape {tuple(value.shape)}"
+    elif isinstance(value, Mapping):
+        terms = dict(value)
+        got = "terms " + str({k: tuple(v.shape) if isinstance(v, torch.Tensor) else type(v).__name__
+                              for k, v in terms.items()})
+    else:
+        terms, got = {}, type(value).__name__
+    if "loss" not in terms or not all(isinstance(v, torch.Tensor) and v.dim() == 0 for v in terms.values()):
         raise InvalidTypeError(f"The 'loss_fn' of {_OWNER} must return a scalar tensor or a mapping of scalar "
                                f"tensors holding 'loss'. Got {got}.")
     return terms
