@@ -16,10 +16,10 @@ __all__ = ["fit"]
 
 _OWNER = "fit"
 
-LossTerms = Mapping[str, torch.Tensor]
+_Terms = Mapping[str, torch.Tensor]
 
 
-def fit(model: nn.Module, loss_fn: Callable[[Any], torch.Tensor | LossTerms],
+def fit(model: nn.Module, loss_fn: Callable[[Any], torch.Tensor | _Terms],
         batches: Iterable[Any] | Callable[[int], Iterable[Any]], *, optimizer: torch.optim.Optimizer,
         epochs: int = 1, scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
         clip_grad_norm: float | None = None, seed: int = 0, log_dir: str | Path | None = None,
@@ -82,7 +82,7 @@ def fit(model: nn.Module, loss_fn: Callable[[Any], torch.Tensor | LossTerms],
     >>> len(history), sorted(history[0])
     (20, ['epoch', 'loss'])
     """
-    _check(model, loss_fn, batches, optimizer, scheduler, on_epoch_end)
+    _check(model, loss_fn, optimizer, scheduler, on_epoch_end)
     epochs = check_int(epochs, "epochs", owner=_OWNER, minimum=1)
     seed = check_int(seed, "seed", owner=_OWNER, minimum=0)
     if clip_grad_norm is not None:
@@ -131,7 +131,7 @@ def fit(model: nn.Module, loss_fn: Callable[[Any], torch.Tensor | LossTerms],
 
     def all_batches() -> Iterator[Any]:
         for epoch in range(epochs):
-            yield from first_epoch if epoch == 0 else _epoch_batches(batches, epoch)
+            yield from (first_epoch if epoch == 0 else _epoch_batches(batches, epoch))
             if not rows:
                 raise InvalidArgumentError(f"The 'batches' parameter of {_OWNER} gave no batch for epoch {epoch}.")
             end_epoch(epoch + 1)  # resumed after the epoch's last step, before the next epoch's batches are made
@@ -160,7 +160,7 @@ def fit(model: nn.Module, loss_fn: Callable[[Any], torch.Tensor | LossTerms],
     return history
 
 
-def _check(model: Any, loss_fn: Any, batches: Any, optimizer: Any, scheduler: Any, on_epoch_end: Any) -> None:
+def _check(model: Any, loss_fn: Any, optimizer: Any, scheduler: Any, on_epoch_end: Any) -> None:
     if not isinstance(model, nn.Module):
         raise InvalidTypeError(f"The 'model' parameter of {_OWNER} must be a torch.nn.Module. "
                                f"Got {type(model).__name__}.")
