@@ -3,18 +3,20 @@ teacher's soft labels."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
-from typing import Any, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..engine import track
 from ..errors import InvalidArgumentError, check_float, check_int
 from ..models import ModelAdapter, as_adapter
+from ..representation.capture import capture
+from ..training import fit
 from ._common import blocks, record, working_copy
 
 __all__ = ["distill", "keep_layers", "default_layers"]
@@ -24,6 +26,10 @@ HIDDEN_WEIGHT = 1.0
 
 #: The loss and its terms, as logged (TensorBoard ``train/<name>``) and recorded per epoch in the history.
 _TERMS = ("loss", "kd_loss", "ce_loss", "hidden_loss")
+
+#: The validation scores' names in the history, from their TensorBoard tags.
+_HISTORY_NAMES = {"validation/accuracy": "validation_accuracy",
+                  "validation/agreement_with_teacher": "validation_agreement"}
 
 
 def default_layers(n_teacher: int, n_student: int) -> list[int]:
@@ -150,20 +156,10 @@ def distill(teacher: Any, texts: Sequence[str], labels: Sequence[int] | None = N
         val = _check_data(validation[0], validation[1], owner, "validation")
 
     student = working_copy(teacher, owner=owner)
-    _, stack, _ = blocks(student.model, owner=owner)
-    n_teacher = len(stack)
-    if layers is None:
-        n_layers = check_int(n_layers, "n_layers", owner=owner, minimum=1, maximum=n_teacher)
-        layers = default_layers(n_teacher, n_layers)
-    layers = [check_int(i, "layers", owner=owner, minimum=0, maximum=n_teacher - 1) for i in layers]
-    if not layers:
-        raise InvalidArgumentError(f"The 'layers' parameter of {owner} must name at least one teacher block.")
+    layers = _student_layers(student.model, n_layers, layers, owner)
     keep_layers(student.model, layers)
     module = student.model
-    frozen = {id(p) for p in _embedding_block(module).parameters()}
-    flags = [(p, p.requires_grad) for p in module.parameters()]
-    for p, _ in flags:
-        p.requires_grad_(id(p) not in frozen)
+    flags = _freeze_embeddings(module)
 
     n_labeled = len(texts)
     texts = texts + unlabeled
@@ -173,77 +169,19 @@ def distill(teacher: Any, texts: Sequence[str], labels: Sequence[int] | None = N
     hard = None
     if labels is not None:  # -100: no label (cross_entropy's ignore_index)
         hard = torch.cat([torch.tensor(labels, dtype=torch.long), torch.full((len(unlabeled),), -100)])
-    val_teacher = teacher.predict(val[0]).argmax(1) if val is not None else None
-    writer = _writer(log_dir)
-    trainable = [p for p in module.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=learning_rate, weight_decay=weight_decay)
-    steps_per_epoch = math.ceil(len(texts) / batch_size)
-    total = epochs * steps_per_epoch
-    warmup = max(1, total // 10)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup))))
+    optimizer, schedule = _optimizer(module, learning_rate, weight_decay, epochs * math.ceil(len(texts) / batch_size))
     order_rng = np.random.default_rng(seed)
-    history: list[dict[str, float]] = []
+    validate = None if val is None else _validation(student, teacher, *val)
     t0 = time.perf_counter()
-    batches = [(e, idx) for e in range(epochs) for idx in _batches(texts, batch_size, order_rng)]
-    step, losses = 0, []
-    taps = _BlockOutputs(blocks(module, owner=owner)[1], range(len(layers))) if hidden_weight > 0 else None
-    teacher_taps = _BlockOutputs(blocks(teacher.model, owner=owner)[1], layers) if hidden_weight > 0 else None
-    with torch.random.fork_rng(devices=[student.device] if student.device.type == "cuda" else []):
-        torch.manual_seed(seed)
-        module.train()
-        try:
-            for epoch, idx in track(batches, description=f"Distilling into {len(layers)} blocks", enabled=progress):
-                input_ids, mask = student._pad([texts[i] for i in idx])
-                logits = student._call(input_ids=input_ids, attention_mask=mask).float()
-                hidden = logits.new_zeros(())
-                if taps is None:
-                    target = soft[idx].to(logits.device)
-                else:
-                    with torch.no_grad():
-                        target = teacher._call(input_ids=input_ids.to(teacher.device),
-                                               attention_mask=mask.to(teacher.device)).float().to(logits.device)
-                    hidden = _hidden_loss(taps.take(), teacher_taps.take(), mask)
-                kd = F.kl_div(F.log_softmax(logits / temperature, -1), F.softmax(target / temperature, -1),
-                              reduction="batchmean") * temperature ** 2
-                ce = logits.new_zeros(())
-                if hard is not None and bool((hard[idx] >= 0).any()):
-                    ce = F.cross_entropy(logits, hard[idx].to(logits.device), ignore_index=-100)
-                loss = alpha * kd + (1 - alpha) * ce + hidden_weight * hidden
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                nn.utils.clip_grad_norm_(trainable, 1.0)
-                optimizer.step()
-                schedule.step()
-                losses.append((float(loss.detach()), float(kd.detach()), float(ce.detach()), float(hidden.detach())))
-                if writer is not None:
-                    for tag, value in zip(_TERMS, losses[-1]):
-                        writer.add_scalar(f"train/{tag}", value, step)
-                    writer.add_scalar("train/learning_rate", schedule.get_last_lr()[0], step)
-                step += 1
-                if step % steps_per_epoch == 0 or step == total:
-                    means = np.mean(losses[-steps_per_epoch:], axis=0)
-                    entry = {"epoch": epoch + 1, **{tag: float(v) for tag, v in zip(_TERMS, means)}}
-                    if val is not None:
-                        module.eval()
-                        predicted = student.predict(val[0]).argmax(1)
-                        module.train()
-                        entry["validation_accuracy"] = float((predicted == val[1]).mean())
-                        entry["validation_agreement"] = float((predicted == val_teacher).mean())
-                        if writer is not None:
-                            writer.add_scalar("validation/accuracy", entry["validation_accuracy"], epoch + 1)
-                            writer.add_scalar("validation/agreement_with_teacher", entry["validation_agreement"],
-                                              epoch + 1)
-                    history.append(entry)
-        finally:
-            module.eval()
-            for t in (taps, teacher_taps):
-                if t is not None:
-                    t.remove()
-            if writer is not None:
-                writer.close()
+    with _hidden_states(student, teacher, layers, hidden_weight > 0) as hidden_states:
+        terms = _loss_terms(student, teacher, texts, soft, hard, alpha=alpha, temperature=temperature,
+                            hidden_weight=hidden_weight, hidden_states=hidden_states)
+        history = fit(module, terms, lambda _epoch: _batches(texts, batch_size, order_rng), optimizer=optimizer,
+                      epochs=epochs, scheduler=schedule, clip_grad_norm=1.0, seed=seed, log_dir=log_dir,
+                      on_epoch_end=validate, progress=progress, description=f"Distilling into {len(layers)} blocks")
     for p, flag in flags:
         p.requires_grad_(flag)
+    history = [{_HISTORY_NAMES.get(k, k): v for k, v in entry.items()} for entry in history]
     return record(student, {"method": "distill", "value": len(layers), "layers": layers, "alpha": alpha,
                             "temperature": temperature, "hidden_weight": hidden_weight, "epochs": epochs,
                             "batch_size": batch_size, "learning_rate": learning_rate, "n_train": n_labeled,
@@ -251,24 +189,113 @@ def distill(teacher: Any, texts: Sequence[str], labels: Sequence[int] | None = N
                             "seconds": round(time.perf_counter() - t0, 1), "history": history})
 
 
+def _student_layers(module: nn.Module, n_layers: int, layers: Sequence[int] | None, owner: str) -> list[int]:
+    """The teacher blocks the student keeps: ``layers`` checked, or ``n_layers`` evenly spaced ones."""
+    _, stack, _ = blocks(module, owner=owner)
+    n_teacher = len(stack)
+    if layers is None:
+        n_layers = check_int(n_layers, "n_layers", owner=owner, minimum=1, maximum=n_teacher)
+        layers = default_layers(n_teacher, n_layers)
+    layers = [check_int(i, "layers", owner=owner, minimum=0, maximum=n_teacher - 1) for i in layers]
+    if not layers:
+        raise InvalidArgumentError(f"The 'layers' parameter of {owner} must name at least one teacher block.")
+    return layers
+
+
+def _freeze_embeddings(module: nn.Module) -> list[tuple[nn.Parameter, bool]]:
+    """Freeze the embedding block's parameters, train all others; returns each parameter's flag before."""
+    frozen = {id(p) for p in _embedding_block(module).parameters()}
+    flags = [(p, p.requires_grad) for p in module.parameters()]
+    for p, _ in flags:
+        p.requires_grad_(id(p) not in frozen)
+    return flags
+
+
+def _optimizer(module: nn.Module, learning_rate: float, weight_decay: float, total: int
+               ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+    """AdamW on the trainable parameters; the learning rate warms up linearly over the first 10% of the ``total``
+    steps, then decays linearly to 0."""
+    trainable = [p for p in module.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=learning_rate, weight_decay=weight_decay)
+    warmup = max(1, total // 10)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup))))
+    return optimizer, schedule
+
+
+_HiddenStates = Callable[[], tuple[list[torch.Tensor], list[torch.Tensor]]]
+
+
+@contextlib.contextmanager
+def _hidden_states(student: ModelAdapter, teacher: ModelAdapter, layers: Sequence[int], enabled: bool
+                   ) -> Iterator[_HiddenStates | None]:
+    """While open, a function giving the outputs of the student's blocks (in the autograd graph) and of the
+    teacher blocks they were copied from, at their last forward passes; None when the hidden-state term is off."""
+    if not enabled:
+        yield None
+        return
+    mine, theirs = [f"layers.{i}.output" for i in range(len(layers))], [f"layers.{j}.output" for j in layers]
+    with capture(student.model, mine, detach=False) as taps, capture(teacher.model, theirs) as teacher_taps:
+        yield lambda: ([taps[name] for name in mine], [teacher_taps[name] for name in theirs])
+
+
+def _loss_terms(student: ModelAdapter, teacher: ModelAdapter, texts: Sequence[str], soft: torch.Tensor | None,
+                hard: torch.Tensor | None, *, alpha: float, temperature: float, hidden_weight: float,
+                hidden_states: _HiddenStates | None) -> Callable[[np.ndarray], dict[str, torch.Tensor]]:
+    """The loss of :func:`distill` on a batch of text indices, with its terms (named as in ``_TERMS``)."""
+
+    def terms(idx: np.ndarray) -> dict[str, torch.Tensor]:
+        input_ids, mask = student._pad([texts[i] for i in idx])
+        logits = student._call(input_ids=input_ids, attention_mask=mask).float()
+        hidden = logits.new_zeros(())
+        if hidden_states is None:
+            target = soft[idx].to(logits.device)
+        else:
+            with torch.no_grad():
+                target = teacher._call(input_ids=input_ids.to(teacher.device),
+                                       attention_mask=mask.to(teacher.device)).float().to(logits.device)
+            hidden = _hidden_loss(*hidden_states(), mask)
+        kd = F.kl_div(F.log_softmax(logits / temperature, -1), F.softmax(target / temperature, -1),
+                      reduction="batchmean") * temperature ** 2
+        ce = logits.new_zeros(())
+        if hard is not None and bool((hard[idx] >= 0).any()):
+            ce = F.cross_entropy(logits, hard[idx].to(logits.device), ignore_index=-100)
+        loss = alpha * kd + (1 - alpha) * ce + hidden_weight * hidden
+        return dict(zip(_TERMS, (loss, kd, ce, hidden)))
+
+    return terms
+
+
+def _validation(student: ModelAdapter, teacher: ModelAdapter, texts: list[str], labels: np.ndarray
+                ) -> Callable[[int], dict[str, float]]:
+    """After each epoch: the student's accuracy on the validation texts and its agreement with the teacher."""
+    teacher_predicted = teacher.predict(texts).argmax(1)
+
+    def scores(_epoch: int) -> dict[str, float]:
+        student.model.eval()
+        predicted = student.predict(texts).argmax(1)
+        student.model.train()
+        return {"validation/accuracy": float((predicted == labels).mean()),
+                "validation/agreement_with_teacher": float((predicted == teacher_predicted).mean())}
+
+    return scores
+
+
 class _BlockOutputs:
-    """Forward hooks that keep the hidden states output by the blocks ``which`` of ``stack`` on each call."""
+    """The outputs of the blocks ``which`` of ``stack`` at each forward pass, through :func:`capture` held open
+    until :meth:`remove`: for measuring outside a ``with`` block (the tests' drift of a student from its
+    teacher)."""
 
     def __init__(self, stack: nn.ModuleList, which: Sequence[int]) -> None:
-        self._out: dict[int, torch.Tensor] = {}
-        self._handles = [stack[j].register_forward_hook(self._keeper(i)) for i, j in enumerate(which)]
-
-    def _keeper(self, i: int):
-        def hook(_module, _inputs, output):
-            self._out[i] = output[0] if isinstance(output, (tuple, list)) else output
-        return hook
+        self._names = [str(j) for j in which]
+        self._open = contextlib.ExitStack()
+        self._captured = self._open.enter_context(capture(stack, self._names, detach=False))
 
     def take(self) -> list[torch.Tensor]:
-        return [self._out.pop(i) for i in range(len(self._handles))]
+        return [self._captured[name] for name in self._names]
 
     def remove(self) -> None:
-        for h in self._handles:
-            h.remove()
+        self._open.close()
 
 
 def _hidden_loss(student: list[torch.Tensor], teacher: list[torch.Tensor], mask: torch.Tensor) -> torch.Tensor:
@@ -307,14 +334,3 @@ def _embedding_block(module: nn.Module) -> nn.Module:
 
     site = sites(module).get("embeddings")
     return module.get_submodule(site.path) if site is not None else module.get_input_embeddings()
-
-
-def _writer(log_dir: str | None) -> Any:
-    if log_dir is None:
-        return None
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError as exc:  # tensorboard is a dependency of lumos; a trimmed environment may lack it
-        raise InvalidArgumentError("The 'log_dir' parameter of distill writes TensorBoard logs, which needs the "
-                                   "'tensorboard' package: pip install tensorboard.") from exc
-    return SummaryWriter(log_dir=str(log_dir))

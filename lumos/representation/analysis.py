@@ -15,6 +15,7 @@ import torch
 
 from ..engine import track
 from ..errors import InvalidArgumentError, check_choice, check_int
+from ..training import fit
 from .capture import Activations
 
 __all__ = ["ProbeResult", "probe", "Projection", "project", "NeuronStats", "neuron_stats"]
@@ -221,14 +222,9 @@ def _autoencoder(x: np.ndarray, y: Any, seed: int, epochs: int = 200) -> tuple[n
         torch.manual_seed(seed)
         encoder = nn.Sequential(nn.Linear(x.shape[1], 64), nn.Tanh(), nn.Linear(64, 2))
         decoder = nn.Sequential(nn.Linear(2, 64), nn.Tanh(), nn.Linear(64, x.shape[1]))
-    params = [*encoder.parameters(), *decoder.parameters()]
-    optimizer = torch.optim.Adam(params, lr=1e-2)
-    with torch.enable_grad():
-        for _ in range(epochs):
-            optimizer.zero_grad()
-            loss = ((decoder(encoder(z)) - z) ** 2).mean()
-            loss.backward()
-            optimizer.step()
+    autoencoder = nn.Sequential(encoder, decoder)
+    fit(autoencoder, lambda batch: ((autoencoder(batch) - batch) ** 2).mean(), [z],
+        optimizer=torch.optim.Adam(autoencoder.parameters(), lr=1e-2), epochs=epochs, seed=seed, progress=False)
     with torch.no_grad():
         codes = encoder(z)
         mse = float(((decoder(codes) - z) ** 2).mean())

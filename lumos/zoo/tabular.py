@@ -193,6 +193,8 @@ def build_mlp(cache: Path, *, progress: bool = True) -> dict:
     """Train the breast-cancer MLP (full-batch Adam from a fixed seed) and cache it as safetensors."""
     from safetensors.torch import save_file
 
+    from ..training import fit
+
     t0 = time.perf_counter()
     data = load_breast_cancer()
     x = torch.tensor(data.train.X, dtype=torch.float32)
@@ -204,12 +206,9 @@ def build_mlp(cache: Path, *, progress: bool = True) -> dict:
             p.copy_(torch.randn(p.shape, generator=generator) * (0.1 if p.dim() == 1 else (1 / p.shape[1]) ** 0.5))
         model.mean.copy_(x.mean(0))
         model.std.copy_(x.std(0).clamp_min(1e-6))
-    optimiser = torch.optim.Adam(model.parameters(), lr=3e-3, weight_decay=1e-4)
-    for _ in range(400):
-        optimiser.zero_grad()
-        loss = nn.functional.cross_entropy(model(x), y)
-        loss.backward()
-        optimiser.step()
+    fit(model, lambda batch: nn.functional.cross_entropy(model(batch[0]), batch[1]), [(x, y)],
+        optimizer=torch.optim.Adam(model.parameters(), lr=3e-3, weight_decay=1e-4), epochs=400,
+        progress=progress, description="Training breast-cancer-mlp")
     cache.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(cache / "mlp.safetensors"))
     adapter = _mlp_adapter(model, data)

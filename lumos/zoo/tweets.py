@@ -199,6 +199,8 @@ def embed(model: MeanPoolClassifier, tokenizer, texts: Sequence[str], *, batch_s
 
 def fit_logistic(x: torch.Tensor, y: torch.Tensor, n_classes: int, weight_decay: float) -> nn.Linear:
     """Multinomial logistic regression with an L2 penalty, fitted to convergence with L-BFGS (deterministic)."""
+    from ..training import fit
+
     x = x.double()
     head = nn.Linear(x.shape[1], n_classes).double()
     nn.init.zeros_(head.weight)
@@ -206,13 +208,11 @@ def fit_logistic(x: torch.Tensor, y: torch.Tensor, n_classes: int, weight_decay:
     opt = torch.optim.LBFGS(head.parameters(), lr=1.0, max_iter=500, tolerance_grad=1e-9,
                             tolerance_change=1e-12, history_size=20, line_search_fn="strong_wolfe")
 
-    def closure():
-        opt.zero_grad()
-        loss = nn.functional.cross_entropy(head(x), y) + 0.5 * weight_decay * head.weight.pow(2).sum()
-        loss.backward()
-        return loss
+    def penalised(batch: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        inputs, labels = batch
+        return nn.functional.cross_entropy(head(inputs), labels) + 0.5 * weight_decay * head.weight.pow(2).sum()
 
-    opt.step(closure)
+    fit(head, penalised, [(x, y)], optimizer=opt, progress=False)  # one L-BFGS step, iterated to convergence
     return head.float()
 
 

@@ -194,25 +194,23 @@ def build_digits(cache: Path, *, progress: bool = True, epochs: int = 40) -> dic
     """Train the digits CNN (Adam, seeded, full-batch order fixed) and cache ``cnn.safetensors`` + ``meta.json``."""
     from safetensors.torch import save_file
 
-    from ..engine.progress import track
+    from ..training import fit
 
     t0 = time.perf_counter()
     data = load_digits()
     gen = torch.Generator().manual_seed(DIGITS_SEED)
-    torch.manual_seed(DIGITS_SEED)
-    model = DigitsCNN()
+    with torch.random.fork_rng(devices=[]):  # the initial weights come from the seed, not the global state
+        torch.manual_seed(DIGITS_SEED)
+        model = DigitsCNN()
     x = torch.as_tensor(np.array(data.train.images))[:, None]
     y = torch.as_tensor(np.array(data.train.labels))
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    model.train()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny tensors: one thread is faster, and immune to contention on a busy machine
     try:
-        for _ in track(range(epochs), description="Training digits-cnn", enabled=progress):
-            for idx in torch.randperm(len(y), generator=gen).split(64):
-                opt.zero_grad()
-                nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
-                opt.step()
+        fit(model, lambda idx: nn.functional.cross_entropy(model(x[idx]), y[idx]),
+            lambda _epoch: torch.randperm(len(y), generator=gen).split(64),
+            optimizer=torch.optim.Adam(model.parameters(), lr=3e-3), epochs=epochs, progress=progress,
+            description="Training digits-cnn")
     finally:
         torch.set_num_threads(threads)
     model.eval()
