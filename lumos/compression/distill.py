@@ -156,9 +156,9 @@ def distill(teacher: Any, texts: Sequence[str], labels: Sequence[int] | None = N
         val = _check_data(validation[0], validation[1], owner, "validation")
 
     student = working_copy(teacher, owner=owner)
-    layers = _student_layers(student.model, n_layers, layers, owner)
-    keep_layers(student.model, layers)
-    module = student.model
+    layers = _student_layers(student.module, n_layers, layers, owner)
+    keep_layers(student.module, layers)
+    module = student.module
     flags = _freeze_embeddings(module)
 
     n_labeled = len(texts)
@@ -235,7 +235,7 @@ def _hidden_states(student: ModelAdapter, teacher: ModelAdapter, layers: Sequenc
         yield None
         return
     mine, theirs = [f"layers.{i}.output" for i in range(len(layers))], [f"layers.{j}.output" for j in layers]
-    with capture(student.model, mine, detach=False) as taps, capture(teacher.model, theirs) as teacher_taps:
+    with capture(student.module, mine, detach=False) as taps, capture(teacher.module, theirs) as teacher_taps:
         yield lambda: ([taps[name] for name in mine], [teacher_taps[name] for name in theirs])
 
 
@@ -245,15 +245,15 @@ def _loss_terms(student: ModelAdapter, teacher: ModelAdapter, texts: Sequence[st
     """The loss of :func:`distill` on a batch of text indices, with its terms (named as in ``_TERMS``)."""
 
     def terms(idx: np.ndarray) -> dict[str, torch.Tensor]:
-        input_ids, mask = student._pad([texts[i] for i in idx])
-        logits = student._call(input_ids=input_ids, attention_mask=mask).float()
+        inputs = student.model_inputs([texts[i] for i in idx])
+        mask = inputs["attention_mask"]
+        logits = student.run(inputs).float()
         hidden = logits.new_zeros(())
         if hidden_states is None:
             target = soft[idx].to(logits.device)
         else:
             with torch.no_grad():
-                target = teacher._call(input_ids=input_ids.to(teacher.device),
-                                       attention_mask=mask.to(teacher.device)).float().to(logits.device)
+                target = teacher.run({k: v.to(teacher.device) for k, v in inputs.items()}).float().to(logits.device)
             hidden = _hidden_loss(*hidden_states(), mask)
         kd = F.kl_div(F.log_softmax(logits / temperature, -1), F.softmax(target / temperature, -1),
                       reduction="batchmean") * temperature ** 2
@@ -272,30 +272,13 @@ def _validation(student: ModelAdapter, teacher: ModelAdapter, texts: list[str], 
     teacher_predicted = teacher.predict(texts).argmax(1)
 
     def scores(_epoch: int) -> dict[str, float]:
-        student.model.eval()
+        student.module.eval()
         predicted = student.predict(texts).argmax(1)
-        student.model.train()
+        student.module.train()
         return {"validation/accuracy": float((predicted == labels).mean()),
                 "validation/agreement_with_teacher": float((predicted == teacher_predicted).mean())}
 
     return scores
-
-
-class _BlockOutputs:
-    """The outputs of the blocks ``which`` of ``stack`` at each forward pass, through :func:`capture` held open
-    until :meth:`remove`: for measuring outside a ``with`` block (the tests' drift of a student from its
-    teacher)."""
-
-    def __init__(self, stack: nn.ModuleList, which: Sequence[int]) -> None:
-        self._names = [str(j) for j in which]
-        self._open = contextlib.ExitStack()
-        self._captured = self._open.enter_context(capture(stack, self._names, detach=False))
-
-    def take(self) -> list[torch.Tensor]:
-        return [self._captured[name] for name in self._names]
-
-    def remove(self) -> None:
-        self._open.close()
 
 
 def _hidden_loss(student: list[torch.Tensor], teacher: list[torch.Tensor], mask: torch.Tensor) -> torch.Tensor:

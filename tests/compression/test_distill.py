@@ -10,6 +10,7 @@ import torch
 import lumos
 from lumos.compression import distill
 from lumos.compression.distill import _hidden_loss, default_layers
+from lumos.representation import capture
 
 
 @pytest.fixture(scope="module")
@@ -119,19 +120,13 @@ def test_hidden_loss_is_the_relative_squared_error_over_real_tokens():
 
 def _drift_from_teacher(student, teacher, layers, texts):
     """The hidden-state term measured in eval mode: how far the student's blocks are from their teacher blocks."""
-    from lumos.compression.distill import _BlockOutputs
-
-    mine = _BlockOutputs(student.model.encoder.encoder.layer, range(len(layers)))
-    theirs = _BlockOutputs(teacher.model.encoder.encoder.layer, layers)
+    mine = [f"layers.{i}.output" for i in range(len(layers))]
+    theirs = [f"layers.{j}.output" for j in layers]
     inputs = teacher.model_inputs(texts)
-    ids, mask = inputs["input_ids"], inputs["attention_mask"]
-    with torch.no_grad():
-        student.model(input_ids=ids, attention_mask=mask)
-        teacher.model(input_ids=ids, attention_mask=mask)
-    drift = float(_hidden_loss(mine.take(), theirs.take(), mask))
-    mine.remove()
-    theirs.remove()
-    return drift
+    with capture(student, mine) as s, capture(teacher, theirs) as t, torch.no_grad():
+        student.run(inputs)
+        teacher.run(inputs)
+    return float(_hidden_loss([s[n] for n in mine], [t[n] for n in theirs], inputs["attention_mask"]))
 
 
 def test_hidden_state_term_keeps_each_block_near_its_teacher_block(make_tiny, train):
