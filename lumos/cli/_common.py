@@ -56,7 +56,8 @@ def deprecated_alias(old: str, new: str, **option: Any) -> Callable[[Callable[..
             kwargs[name] = value
             return fn(*args, **kwargs)
 
-        return click.option(old, slot, hidden=True, default=None, **option)(wrapper)
+        return click.option(old, slot, hidden=True, default=None, help=f"Deprecated spelling of {new}.",
+                            **option)(wrapper)
 
     return decorate
 

@@ -10,12 +10,12 @@ from ..zoo.data import LabelledTexts, load_labelled_texts
 __all__ = ["LabelledTexts", "input_kind", "load_labelled_texts"]
 
 
+#: What a model reads, by its adapter's declared modality (any modality not here reads texts).
+_READS = {"image": "images", "table": "tables"}
+
+
 def input_kind(adapter: Any) -> str:
-    """What ``adapter``'s model reads: ``"images"``, ``"tables"`` or ``"texts"`` (any other adapter).
-
-    Looked up by the adapter's class along its MRO, so a subclass of a tabular adapter reads tables too.
-    """
-    from ..models import ImageAdapter, SklearnAdapter, TabularTorchAdapter
-
-    kinds = {ImageAdapter: "images", SklearnAdapter: "tables", TabularTorchAdapter: "tables"}
-    return next((kinds[c] for c in type(adapter).__mro__ if c in kinds), "texts")
+    """What ``adapter``'s model reads: ``"images"``, ``"tables"`` or ``"texts"`` (any other adapter), from the
+    adapter's declared :attr:`~lumos.models.ModelAdapter.modality`; the words are those of
+    :data:`lumos.zoo.data.KINDS`, so a model and a dataset can be compared directly."""
+    return _READS.get(adapter.modality, "texts")

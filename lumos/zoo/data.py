@@ -253,7 +253,7 @@ def load_images(data: str, class_names: Sequence[str], *, argument: str = "data"
                                    "dataset ('skimage-photos', 'digits') or a directory of image files.")
     path = Path(data).expanduser()
     if path.is_dir():
-        from ..models.vision import read_image
+        from ..imaging import read_image
 
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES)
         if not files:
