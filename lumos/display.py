@@ -1,6 +1,9 @@
-"""Terminal rendering of explanations (rich): the prediction and a coloured heat line of words."""
+"""Terminal rendering (rich): an explanation as the prediction and a coloured heat line of words, and the tables
+of the commands that print rich tables (evaluation, compression)."""
 
 from __future__ import annotations
+
+from typing import Any, Iterable
 
 import numpy as np
 from rich.console import Console
@@ -10,7 +13,7 @@ from rich.text import Text
 
 from .explanation import Explanation
 
-__all__ = ["heat_line", "print_explanation"]
+__all__ = ["heat_line", "print_explanation", "print_tables"]
 
 
 def heat_line(explanation: Explanation) -> Text:
@@ -29,6 +32,8 @@ def heat_line(explanation: Explanation) -> Text:
 
 
 def print_explanation(explanation: Explanation, console: Console | None = None) -> None:
+    """Print the prediction, the heat line, the top words (with standard errors where estimated), completeness
+    and diagnostics where the method reports them, and the cost."""
     console = console or Console()
     table = Table(show_header=True, header_style="bold", box=None)
     for name in explanation.class_names:
@@ -57,3 +62,19 @@ def print_explanation(explanation: Explanation, console: Console | None = None) 
         console.print("diagnostics: " + ", ".join(f"{escape(k)}={v:.3g}" for k, v in
                                                   sorted(explanation.diagnostics.items())))
     console.print(f"[dim]{explanation.cost.n_evals} model evaluations, {explanation.cost.seconds:.2f} s[/dim]")
+
+
+def print_tables(tables: Iterable[Any], *, min_width: int | None = None, footer: str | None = None,
+                 console: Console | None = None) -> None:
+    """Print rich tables one after another, then ``footer`` as plain text.
+
+    ``min_width`` widens the console beyond the terminal's width, so that a wide table keeps one row per line
+    instead of folding its cells.
+    """
+    if console is None:
+        width = Console().width
+        console = Console(width=max(width, min_width)) if min_width is not None else Console()
+    for table in tables:
+        console.print(table)
+    if footer is not None:
+        console.print(footer, markup=False)

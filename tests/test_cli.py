@@ -19,7 +19,7 @@ def runner():
 
 def test_explain_json_is_an_explanation(runner):
     """`lumos explain --json` prints an Explanation that round-trips and names the requested target."""
-    result = runner.invoke(main, ["explain", "the flight was late again", "--method", "ig", "--steps", "16",
+    result = runner.invoke(main, ["explain", "the flight was late again", "--method", "ig", "--n-steps", "16",
                                   "--target", "positive", "--json"])
     assert result.exit_code == 0, result.output
     e = lumos.Explanation.from_json(result.output)
@@ -39,9 +39,9 @@ def test_explain_prints_prediction_and_words(runner):
 
 
 def test_explain_lime_takes_evals(runner):
-    """`--method lime --evals N` runs LIME with n_evals=N masks: at most N distinct model evaluations (here at
+    """`--method lime --n-evals N` runs LIME with n_evals=N masks: at most N distinct model evaluations (here at
     most the 2^5 coalitions of five words), and a local fit R^2."""
-    result = runner.invoke(main, ["explain", "the flight was late again", "--method", "lime", "--evals", "60",
+    result = runner.invoke(main, ["explain", "the flight was late again", "--method", "lime", "--n-evals", "60",
                                   "--json"])
     assert result.exit_code == 0, result.output
     e = lumos.Explanation.from_json(result.output)
@@ -54,7 +54,7 @@ def test_explain_kernelshap_shows_standard_errors_and_diagnostics(runner):
     """`--method kernelshap` on a 12-word text with fewer evaluations than coalitions prints each top word's
     standard error, the estimator's diagnostics, and exact completeness; markup in the text stays text."""
     text = "@united [bold]lost[/bold] my bag again and nobody at the desk could help"
-    result = runner.invoke(main, ["explain", text, "--method", "kernelshap", "--evals", "120"])
+    result = runner.invoke(main, ["explain", text, "--method", "kernelshap", "--n-evals", "120"])
     assert result.exit_code == 0, result.output
     assert "[bold]lost[/bold]" in result.output  # printed literally, not as rich markup
     assert re.search(r"top words: \S+ [-+]\d\.\d{3} ± \d\.\d{3}", result.output)
@@ -73,13 +73,13 @@ def test_explain_occlusion_by_alias(runner):
 
 
 def test_explain_help_lists_registered_methods(runner):
-    """`lumos explain --help` lists every registered method and documents --evals and --steps."""
+    """`lumos explain --help` lists every registered method and documents --n-evals and --n-steps."""
     result = runner.invoke(main, ["explain", "--help"])
     assert result.exit_code == 0
     text = " ".join(result.output.split())  # help is wrapped to the terminal width
     for name in lumos.method_names():
         assert name in text
-    assert "--evals" in text and "--steps" in text
+    assert "--n-evals" in text and "--n-steps" in text
 
 
 @pytest.mark.parametrize("args, message", [
@@ -88,11 +88,11 @@ def test_explain_help_lists_registered_methods(runner):
     (["explain", "hello", "--target", "angry"], "'target' parameter"),
     (["explain", "hello", "--target", "9"], "class index in [0, 2]"),
     (["explain", "hello", "--model", "/no/such/model"], "neither a zoo model"),
-    (["explain", "hello", "--method", "ig", "--evals", "50"],
-     "The '--evals' option sets 'n_evals', which integrated_gradients does not take. Methods that take it: "),
-    (["explain", "hello", "--method", "lime", "--steps", "8"],
-     "The '--steps' option sets 'n_steps', which lime does not take. Methods that take it: integrated_gradients"),
-    (["explain", "hello", "--method", "lime", "--evals", "2"], "'n_evals' parameter of LIME must be an int >= 3"),
+    (["explain", "hello", "--method", "ig", "--n-evals", "50"],
+     "The '--n-evals' option sets 'n_evals', which integrated_gradients does not take. Methods that take it: "),
+    (["explain", "hello", "--method", "lime", "--n-steps", "8"],
+     "The '--n-steps' option sets 'n_steps', which lime does not take. Methods that take it: integrated_gradients"),
+    (["explain", "hello", "--method", "lime", "--n-evals", "2"], "'n_evals' parameter of LIME must be an int >= 3"),
     (["report", "--n", "0"], "'n' parameter"),
     (["zoo", "build", "nope"], "zoo model must be one of"),
 ])

@@ -33,7 +33,7 @@ def test_explain_image_writes_an_overlay(digit_png, tmp_path):
 
 def test_explain_image_json_and_perturbation_methods(digit_png, tmp_path):
     result = CliRunner().invoke(main, ["explain", "--image", str(digit_png), "--model", "digits-cnn",
-                                       "--method", "kernel_shap", "--evals", "200", "--json"])
+                                       "--method", "kernel_shap", "--n-evals", "200", "--json"])
     assert result.exit_code == 0, result.output
     e = lumos.Explanation.from_dict(json.loads(result.output))
     assert e.method == "kernel_shap" and e.features[0] == "segment 0"

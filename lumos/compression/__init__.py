@@ -26,6 +26,7 @@ from ..models import ModelAdapter, as_adapter
 from .compare import DEFAULT_METHODS, Comparison, MethodDrift, ModelSummary, compare, interleaved_latency, latency_ms
 from .distill import distill
 from .magnitude import prune_magnitude
+from .plan import compress_each, needs_training, spec_folder
 from .quantize import Int8Linear, quantize_int8
 from .storage import is_compressed, load, save
 from .structured import head_scores, neuron_scores, prune_heads, prune_neurons
@@ -33,7 +34,8 @@ from .structured import head_scores, neuron_scores, prune_heads, prune_neurons
 __all__ = [
     "prune_magnitude", "prune_heads", "prune_neurons", "head_scores", "neuron_scores", "quantize_int8", "Int8Linear",
     "distill", "compare", "Comparison", "ModelSummary", "MethodDrift", "latency_ms", "interleaved_latency", "DEFAULT_METHODS",
-    "save", "load", "is_compressed", "compress", "parse_spec", "COMPRESSORS",
+    "save", "load", "is_compressed", "compress", "parse_spec", "COMPRESSORS", "compress_each", "needs_training",
+    "spec_folder",
 ]
 
 

@@ -4,7 +4,6 @@ each method, as inline base64 PNGs, so the page stays one self-contained file.""
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -12,7 +11,8 @@ import numpy as np
 
 from ..engine.progress import track
 from ..errors import InvalidArgumentError, check_int
-from ..models.vision import ImageAdapter, overlay, pixel_map, png_base64, read_image
+from ..models.vision import ImageAdapter, overlay, pixel_map, png_base64
+from ..zoo.data import load_images
 
 __all__ = ["IMAGE_METHODS", "build_image_report", "load_images"]
 
@@ -24,41 +24,6 @@ IMAGE_METHODS: dict[str, dict[str, Any]] = {
     "integrated_gradients": {"n_steps": 16, "baseline": "blur"},
     "occlusion": {},
 }
-
-_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
-
-
-@dataclass
-class ImageSet:
-    name: str
-    images: list[Any]
-    labels: np.ndarray | None = None
-    captions: list[str] = field(default_factory=list)
-
-
-def load_images(data: str, class_names: Sequence[str]) -> ImageSet:
-    """Images to explain: a zoo image dataset (``skimage-photos``; ``digits``: its test split, labelled) or a
-    directory of image files (unlabelled)."""
-    from .. import zoo
-
-    if data in zoo.datasets():
-        ds = zoo.dataset(data)
-        if hasattr(ds, "test"):
-            return ImageSet(data, list(ds.test.images), np.asarray(ds.test.labels),
-                            [f"{data} test #{i}" for i in range(len(ds.test))])
-        if hasattr(ds, "images"):
-            return ImageSet(data, list(ds.images), None, list(ds.names))
-        raise InvalidArgumentError(f"The zoo dataset {data!r} holds no images; an image model needs an image "
-                                   "dataset ('skimage-photos', 'digits') or a directory of image files.")
-    path = Path(data).expanduser()
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in _SUFFIXES)
-        if not files:
-            raise InvalidArgumentError(f"The directory {data!r} holds no image files ({', '.join(_SUFFIXES)}).")
-        return ImageSet(path.name, [read_image(p) for p in files], None, [p.name for p in files])
-    raise InvalidArgumentError(f"The 'data' for an image model must be a zoo image dataset ('skimage-photos', "
-                               f"'digits') or a directory of image files. Got {data!r}.")
-
 
 def build_image_report(adapter: ImageAdapter, *, data: str | None = None, n: int = 8,
                        out: str | Path = "lumos-report", methods: Sequence[str] | None = None,

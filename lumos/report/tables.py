@@ -17,6 +17,7 @@ import numpy as np
 from ..errors import InvalidArgumentError, check_int
 from ..explanation import Explanation
 from ..models import ModelAdapter
+from ..zoo.data import load_table
 
 __all__ = ["TABLE_METHODS", "build_table_report", "importance_section", "load_table"]
 
@@ -39,24 +40,6 @@ TABLE_METHODS: dict[str, dict[str, Any]] = {
 
 #: Features shown per example and method (those with the largest |attribution|).
 TOP_FEATURES = 8
-
-
-def load_table(data: str, class_names: Sequence[str], *, split: str = "test") -> Any:
-    """A zoo table dataset's ``split``, or a CSV file with the model's feature columns and a ``label`` column, as a
-    :class:`lumos.diagnosis.data.Labelled` whose ``inputs`` is a DataFrame. Columns of a CSV file beyond the
-    model's features are kept: they describe slices, and the model never sees them."""
-    from .. import zoo
-    from ..diagnosis.data import load_labelled
-
-    if data in zoo.datasets() and not hasattr(getattr(zoo.dataset(data), "train", None), "frame"):
-        raise InvalidArgumentError(f"The 'data' argument for a table model must be a zoo dataset of tables ('breast-"
-                                   f"cancer', 'credit') or a CSV file with the model's feature columns and 'label'. "
-                                   f"Got {data!r}, a zoo dataset without tables.")
-    labelled = load_labelled(data, class_names, split=split)
-    if not hasattr(labelled.inputs, "columns"):
-        raise InvalidArgumentError(f"The 'data' argument for a table model must be a CSV file with the model's "
-                                   f"feature columns and 'label'. Got {data!r}, which holds texts (a 'text' column).")
-    return labelled
 
 
 def _feature_rows(explanations: Mapping[str, Explanation], row: Any, k: int = TOP_FEATURES) -> list[dict[str, Any]]:

@@ -48,6 +48,8 @@ class TableSplit:
 
 @dataclass(frozen=True)
 class TableDataset:
+    kind = "tables"  # what it holds (lumos.zoo.data.KINDS); a class attribute, not a field
+
     name: str
     train: TableSplit
     validation: TableSplit

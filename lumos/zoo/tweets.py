@@ -84,6 +84,8 @@ class TextSplit:
 class TextDataset:
     """A labelled text dataset with fixed train / validation / test splits."""
 
+    kind = "texts"  # what it holds (lumos.zoo.data.KINDS); a class attribute, not a field
+
     name: str
     class_names: tuple[str, ...]
     train: TextSplit

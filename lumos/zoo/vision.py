@@ -39,6 +39,8 @@ PHOTOS = ("chelsea", "coffee", "astronaut", "rocket")
 class PhotoSet:
     """Named photos (uint8 (H, W, 3) arrays); ``photos[name]`` or ``photos.images``."""
 
+    kind = "images"  # what it holds (lumos.zoo.data.KINDS); a class attribute, not a field
+
     names: tuple[str, ...]
     images: tuple[np.ndarray, ...]
     source: str = "scikit-image (skimage.data)"
@@ -72,6 +74,8 @@ class ImageSplit:
 
 @dataclass(frozen=True)
 class ImageDataset:
+    kind = "images"  # what it holds (lumos.zoo.data.KINDS); a class attribute, not a field
+
     name: str
     class_names: tuple[str, ...]
     train: ImageSplit

@@ -103,7 +103,7 @@ def test_cli_compress_writes_models_and_prints_the_comparison(tmp_path):
     """`lumos compress --json` saves each model where `--model` can read it back and prints the comparison."""
     runner = CliRunner()
     out = tmp_path / "models"
-    result = runner.invoke(main, ["compress", "--method", "prune:0.3", "--n", "8", "--explain", "2", "--methods",
+    result = runner.invoke(main, ["compress", "--specs", "prune:0.3", "--n", "8", "--n-explain", "2", "--methods",
                                   "saliency", "--out", str(out), "--json"])
     assert result.exit_code == 0, result.output
     table = json.loads(result.stdout)
@@ -116,8 +116,8 @@ def test_cli_compress_writes_models_and_prints_the_comparison(tmp_path):
 
 
 def test_cli_compress_bad_spec_is_one_line():
-    """A bad --method is one line on stderr with exit status 2, before any model is loaded."""
-    result = CliRunner().invoke(main, ["compress", "--method", "shrink:2"])
+    """A bad --specs is one line on stderr with exit status 2, before any model is loaded."""
+    result = CliRunner().invoke(main, ["compress", "--specs", "shrink:2"])
     assert result.exit_code == 2
     assert result.output.strip().count("\n") == 0 and "is not one of 'prune'" in result.output
 
@@ -126,8 +126,8 @@ def test_cli_distill_with_a_transfer_set(tmp_path):
     """`--train-n 16 --labels-n 8` trains a student on 8 labelled tweets and 8 more through the teacher alone, with
     the hidden-state weight given; the saved model records both counts and the weight."""
     out = tmp_path / "models"
-    result = CliRunner().invoke(main, ["compress", "--method", "distill:1", "--train-n", "16", "--labels-n", "8",
-                                       "--hidden-weight", "0.5", "--epochs", "1", "--n", "4", "--explain", "1",
+    result = CliRunner().invoke(main, ["compress", "--specs", "distill:1", "--train-n", "16", "--labels-n", "8",
+                                       "--hidden-weight", "0.5", "--epochs", "1", "--n", "4", "--n-explain", "1",
                                        "--methods", "saliency", "--out", str(out), "--json"])
     assert result.exit_code == 0, result.output
     step = lumos.load_model(str(out / "distill_1")).compression[-1]

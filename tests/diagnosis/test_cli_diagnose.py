@@ -13,7 +13,7 @@ from lumos.cli import main
 
 def test_diagnose_json_on_credit_matches_the_api():
     """The CLI's accuracy and ECE equal the library's on the same split; slices carry their statistics."""
-    result = CliRunner().invoke(main, ["diagnose", "-m", "credit-scoring", "--errors", "1", "--json"])
+    result = CliRunner().invoke(main, ["diagnose", "-m", "credit-scoring", "--n-errors", "1", "--json"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
     from lumos.diagnosis import calibration
@@ -35,7 +35,7 @@ def test_diagnose_reads_a_csv_table(tmp_path):
     frame["label"] = np.array(["malignant", "benign"])[data.labels[:60]]
     frame.to_csv(tmp_path / "rows.csv", index=False)
     result = CliRunner().invoke(main, ["diagnose", "-m", "breast-cancer-gbm", "--data", str(tmp_path / "rows.csv"),
-                                       "--errors", "0"])
+                                       "--n-errors", "0"])
     assert result.exit_code == 0, result.output
     assert "60 rows" in result.output and "ECE" in result.output
     frame.loc[0, "label"] = "maybe"
@@ -46,7 +46,7 @@ def test_diagnose_reads_a_csv_table(tmp_path):
 
 def test_global_prints_importance_and_surrogate_fidelity():
     """`lumos global` shows permutation intervals, the surrogate's fidelity and a decision path."""
-    result = CliRunner().invoke(main, ["global", "-m", "breast-cancer-gbm", "--repeats", "2", "--n", "5"])
+    result = CliRunner().invoke(main, ["global", "-m", "breast-cancer-gbm", "--n-repeats", "2", "--n", "5"])
     assert result.exit_code == 0, result.output
     assert "fidelity" in result.output and "Decision path of example 0" in result.output
     assert "Mean |occlusion| over 5 explanations" in result.output
@@ -55,7 +55,7 @@ def test_global_prints_importance_and_surrogate_fidelity():
 def test_global_on_the_text_model_fits_a_word_surrogate():
     """On tweets, `lumos global` skips permutation importance and fits a word-presence surrogate."""
     result = CliRunner().invoke(main, ["global", "-m", "tweets-sentiment", "--split", "validation", "--n", "3",
-                                       "--fit-rows", "60", "--depth", "2", "--method", "saliency"])
+                                       "--fit-rows", "60", "--max-depth", "2", "--method", "saliency"])
     assert result.exit_code == 0, result.output
     assert "Permutation importance" not in result.output
     assert "fitted on 60 training rows, split on word presence" in result.output and "fidelity" in result.output

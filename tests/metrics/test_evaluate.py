@@ -53,16 +53,16 @@ def test_ranking_puts_occlusion_ahead_of_chance(result):
 def test_cli_evaluate_json_and_errors(tweets_model):
     """`lumos evaluate --json` prints the summary; a bad method name is one error line with status 2."""
     runner = CliRunner()
-    out = runner.invoke(main, ["evaluate", "--n", "2", "--methods", "saliency", "--sanity-n", "0",
-                               "--sensitivity-n", "0", "--json"])
+    out = runner.invoke(main, ["evaluate", "--n", "2", "--methods", "saliency", "--n-sanity", "0",
+                               "--n-sensitivity", "0", "--json"])
     assert out.exit_code == 0, out.output
     data = json.loads(out.output)
     assert [m["method"] for m in data["methods"]] == ["saliency", "random"]
     assert "randomization" not in data["methods"][0]["metrics"]
     bad = runner.invoke(main, ["evaluate", "--methods", "nope"])
     assert bad.exit_code == 2 and "'method' parameter must be one of" in bad.output
-    table = runner.invoke(main, ["evaluate", "--n", "2", "--methods", "saliency", "--sanity-n", "0",
-                                 "--sensitivity-n", "0"])
+    table = runner.invoke(main, ["evaluate", "--n", "2", "--methods", "saliency", "--n-sanity", "0",
+                                 "--n-sensitivity", "0"])
     assert table.exit_code == 0 and "faithfulness gap" in table.output and "Which explanation" in table.output
 
 
@@ -90,8 +90,8 @@ def test_cli_evaluate_reads_rationales_from_the_csv(tweets_model, tmp_path):
     data.write_text("text,label,rationale\n"
                     "@united the flight was late and the crew was rude,negative,late rude\n"
                     "@united great crew and a smooth flight thank you,positive,great smooth\n", encoding="utf-8")
-    args = ["evaluate", "--data", str(data), "--n", "2", "--methods", "occlusion", "--sanity-n", "0",
-            "--sensitivity-n", "0", "--json"]
+    args = ["evaluate", "--data", str(data), "--n", "2", "--methods", "occlusion", "--n-sanity", "0",
+            "--n-sensitivity", "0", "--json"]
     out = CliRunner().invoke(main, args)
     assert out.exit_code == 0, out.output
     occlusion, random = (m["metrics"] for m in json.loads(out.output)["methods"])

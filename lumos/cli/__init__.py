@@ -1,0 +1,52 @@
+"""The ``lumos`` command: one module per command, each a thin layer over the Python API.
+
+    lumos explain "the flight was late again" [--model tweets-sentiment] [--method ig] [--target CLASS]
+                  [--n-steps N] [--n-evals N] [--json]
+    lumos explain --image photo.png [--model imagenet-efficientnet-lite0] [--method grad_cam] [--out map.png]
+    lumos report [--model tweets-sentiment] [--data DATA] [--n 50] [--out lumos-report] [--quality-n N]
+                 [--compress prune:0.5,heads:4,int8]
+    lumos evaluate [--model tweets-sentiment] [--data DATA] [--methods a,b] [--n 100] [--n-sanity 3] [--json]
+    lumos diagnose [--model credit-scoring] [--data credit] [--split test] [--top-k 5] [--n-errors 3] [--json]
+    lumos global [--model credit-scoring] [--data credit] [--n-repeats 5] [--max-depth 3] [--n 100]
+    lumos attention "the flight was late again" [--model tweets-sentiment] [--layer -1] [--json]
+    lumos layers [--model tweets-sentiment] [--data DATA] [--split validation] [--n 300] [--cv 5] [--json]
+    lumos compress [--model tweets-sentiment] --specs prune:0.5,heads:4,neurons:0.5,int8,distill:3 [...]
+                   [--n 300] [--n-explain 20] [--methods a,b] [--out lumos-compressed] [--json]
+    lumos zoo list | lumos zoo build NAME
+    lumos methods
+
+Options are named after the API parameters they set (``--n-steps`` sets ``n_steps``). The earlier spellings
+(``--steps``, ``--evals``, ``--quality``, ``--sanity-n``, ``--sensitivity-n``, ``--slices``, ``--errors``,
+``--repeats``, ``--depth``, ``--explain``, and ``--method`` of ``lumos compress``) still work, with a warning.
+Data arguments are read by :mod:`lumos.zoo.data`.
+"""
+
+from __future__ import annotations
+
+import click
+
+from .attention import attention
+from .compress import compress
+from .diagnose import diagnose
+from .evaluate import evaluate
+from .explain import explain
+from .global_ import global_
+from .layers import layers
+from .methods import methods
+from .report import report
+from .zoo import zoo
+
+__all__ = ["main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="lumos")
+def main() -> None:
+    """lumos: see why a classifier decides what it decides, and whether the explanation can be trusted."""
+
+
+for _command in (explain, report, evaluate, methods, zoo, diagnose, global_, attention, layers, compress):
+    main.add_command(_command)
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

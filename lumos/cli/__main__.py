@@ -1,0 +1,5 @@
+"""``python -m lumos.cli``: the ``lumos`` command."""
+
+from . import main
+
+main()

@@ -1,0 +1,108 @@
+"""What every command shares: the default models, one-line errors, deprecated option spellings, comma lists,
+and the model-plus-data step of the commands that analyse a dataset."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Any, Callable
+
+import click
+from click.core import ParameterSource
+
+from ..errors import InvalidArgumentError, LumosError
+
+DEFAULT_MODEL = "tweets-sentiment"
+DEFAULT_IMAGE_MODEL = "imagenet-efficientnet-lite0"
+
+#: Help of the ``--model`` option of the commands that take a zoo name or a model directory.
+MODEL_HELP = "Zoo model name or a directory holding a Hugging Face classifier."
+
+
+def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Show a LumosError as one clear line and exit with status 2, never as a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except LumosError as exc:
+            click.secho(f"error: {exc}", fg="red", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+def deprecated_alias(old: str, new: str, **option: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Accept the hidden option ``old`` as a deprecated spelling of the option ``new``.
+
+    The value given to ``old`` goes to ``new``'s parameter, with a one-line warning on stderr; giving both is an
+    error. ``option`` holds what the old option needs to parse its value the same way (``type``, ``multiple``).
+    Place it below the command's other options, above :func:`friendly_errors`.
+    """
+    slot = "deprecated_" + old.lstrip("-").replace("-", "_")
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            value = kwargs.pop(slot)
+            if value is None or value == ():
+                return fn(*args, **kwargs)
+            ctx = click.get_current_context()
+            name = next(p.name for p in ctx.command.params if new in p.opts)
+            if ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP):
+                raise click.UsageError(f"Give '{new}' only: '{old}' is its deprecated spelling.", ctx=ctx)
+            click.echo(f"warning: the option '{old}' is deprecated; use '{new}'.", err=True)
+            kwargs[name] = value
+            return fn(*args, **kwargs)
+
+        return click.option(old, slot, hidden=True, default=None, help=f"Deprecated spelling of {new}.",
+                            **option)(wrapper)
+
+    return decorate
+
+
+def names(text: str | None) -> list[str] | None:
+    """``"a, b,c"`` -> ``["a", "b", "c"]``; None (or nothing but commas) -> None."""
+    items = [item.strip() for item in text.split(",") if item.strip()] if text else []
+    return items or None
+
+
+def model_data(adapter: Any, data: str | None, holding: str) -> str:
+    """``data``, or by default the dataset of the zoo model ``adapter``; ``holding`` says what a CSV file must hold
+    (for the error of a model outside the zoo)."""
+    data = data or adapter.card.get("dataset")
+    if data is None:
+        raise InvalidArgumentError(f"The '--data' option is required for a model outside the zoo: {holding}.")
+    return data
+
+
+def load_for_analysis(model: str, data: str | None, split: str) -> tuple[Any, Any]:
+    """The adapter and its labelled data (default: the zoo model's own dataset), which must be of the kind the
+    model reads (texts or a table)."""
+    from ..models import as_adapter
+    from ..report.data import input_kind
+    from ..zoo.data import load_labelled
+
+    adapter = as_adapter(model)
+    data = model_data(adapter, data, "a zoo dataset or a CSV file with a 'label' column")
+    labelled = load_labelled(data, adapter.class_names, split=split, argument="--data")
+    reads = input_kind(adapter)
+    if reads in ("texts", "tables") and reads != labelled.kind:
+        what = "texts (a 'text' column)" if labelled.kind == "texts" else "a table (no 'text' column)"
+        own = adapter.card.get("dataset")
+        raise InvalidArgumentError(f"The model {model!r} reads {reads}, but the '--data' {data!r} holds {what}. "
+                                   "Pass data of the model's kind" + (f", such as {own!r}." if own else "."))
+    return adapter, labelled
+
+
+def text_model(model: str, command: str) -> Any:
+    """The adapter of a transformer text classifier, with a one-line error for an image or tabular model."""
+    from ..models import TransformersAdapter, as_adapter
+
+    adapter = as_adapter(model)
+    if not isinstance(adapter, TransformersAdapter):
+        raise InvalidArgumentError(f"`lumos {command}` works on transformer text classifiers (such as "
+                                   f"tweets-sentiment); {model!r} is a {type(adapter).__name__}. The Python API "
+                                   "(lumos.compression.prune_magnitude, quantize_int8) takes any PyTorch model.")
+    return adapter

@@ -1,0 +1,62 @@
+"""``lumos evaluate``: every attribution method x every quality metric on held-out texts, ranked
+(:func:`lumos.metrics.evaluate`)."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from ..errors import InvalidArgumentError
+from ._common import DEFAULT_MODEL, MODEL_HELP, deprecated_alias, friendly_errors, model_data, names
+
+
+@click.command()
+@click.option("--model", "-m", default=DEFAULT_MODEL, show_default=True, help=MODEL_HELP)
+@click.option("--data", default=None, help="Zoo dataset name or CSV file with 'text' and 'label' columns (and "
+              "optionally 'rationale': the words people highlighted, which adds plausibility metrics). "
+              "Default: the zoo model's own held-out split.")
+@click.option("--methods", default=None, help="Comma-separated method names. Default: the report's methods "
+              "(gradient and perturbation methods); a random baseline is always added.")
+@click.option("--n", default=100, show_default=True, type=int, help="Held-out texts to evaluate on (the first n).")
+@click.option("--n-sanity", default=3, show_default=True, type=int,
+              help="Texts for the model-randomization check (0 skips it).")
+@click.option("--n-sensitivity", default=5, show_default=True, type=int,
+              help="Texts for max-sensitivity (0 skips it).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of tables.")
+@deprecated_alias("--sanity-n", "--n-sanity", type=int)
+@deprecated_alias("--sensitivity-n", "--n-sensitivity", type=int)
+@friendly_errors
+def evaluate(model: str, data: str | None, methods: str | None, n: int, n_sanity: int, n_sensitivity: int,
+             as_json: bool) -> None:
+    """Measure which explanation can be trusted: every method x every quality metric, ranked."""
+    from ..attribution import get_method
+    from ..errors import check_int
+    from ..metrics import evaluate as run_evaluation
+    from ..models import as_adapter
+    from ..report.data import input_kind
+    from ..zoo.data import load_labelled_texts
+
+    check_int(n, "--n", minimum=1)
+    chosen = names(methods)
+    for name in chosen or ():
+        get_method(name)  # fail on a bad name before loading the model
+    adapter = as_adapter(model)
+    kind = input_kind(adapter)
+    if kind != "texts":  # the metrics hide and drop words, and re-read each explanation's text
+        raise InvalidArgumentError(f"`lumos evaluate` works on text classifiers (such as tweets-sentiment); "
+                                   f"{model!r} reads {kind}. `lumos report --model {model}` explains it.")
+    data = model_data(adapter, data, "a CSV file with 'text' and 'label' columns")
+    labelled = load_labelled_texts(data, adapter.class_names, argument="--data")
+    rationales = list(labelled.rationales[:n]) if labelled.rationales is not None else None
+    result = run_evaluation(adapter, list(labelled.texts[:n]), methods=chosen, n_sanity=n_sanity,
+                            n_sensitivity=n_sensitivity, rationales=rationales, data_name=labelled.name,
+                            progress=None)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+        return
+    from ..display import print_tables
+    from ..metrics.evaluate import render_ranking, render_table
+
+    print_tables([render_table(result), render_ranking(result)], min_width=200,
+                 footer=f"{result.n} texts, {len(result.methods)} methods, {result.seconds:.0f} s in all.")

@@ -1,0 +1,130 @@
+"""``lumos explain``: one text (or, with ``--image``, one image file) explained by one attribution method."""
+
+from __future__ import annotations
+
+import inspect
+import click
+
+from ..errors import InvalidArgumentError
+from ._common import DEFAULT_IMAGE_MODEL, DEFAULT_MODEL, deprecated_alias, friendly_errors
+
+
+class MethodOption(click.Option):
+    """The --method option, whose help lists the methods registered when it is shown."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        from ..attribution import method_names
+
+        self.help = (f"Attribution method, by name or alias: {', '.join(method_names())}; aliases such as ig, "
+                     "gxi, loo (see `lumos methods`).")
+        return super().get_help_record(ctx)
+
+
+#: Command-line options that set a method's parameter of the same name, where the method has one.
+SETTINGS = {"--n-steps": "n_steps", "--n-evals": "n_evals"}
+
+
+def _takes(cls: type, parameter: str) -> bool:
+    return parameter in inspect.signature(cls.__init__).parameters
+
+
+def method_settings(cls: type, given: dict[str, int | None]) -> dict[str, int]:
+    """Keyword settings for ``cls`` from the options given; an option the method has no parameter for is an
+    error (silently ignoring it would report an explanation computed with other settings than asked)."""
+    from ..attribution import get_method, method_names
+
+    settings = {}
+    for option, value in given.items():
+        if value is None:
+            continue
+        parameter = SETTINGS[option]
+        if not _takes(cls, parameter):
+            takers = ", ".join(n for n in method_names() if _takes(get_method(n), parameter)) or "none"
+            raise InvalidArgumentError(f"The '{option}' option sets {parameter!r}, which {cls.name} does not take. "
+                                       f"Methods that take it: {takers}.")
+        settings[parameter] = value
+    return settings
+
+
+@click.command()
+@click.argument("text", required=False)
+@click.option("--image", "image", default=None, metavar="PATH",
+              help="Explain an image file (PNG, JPEG, ...) instead of TEXT, with an image model such as "
+                   "imagenet-efficientnet-lite0.")
+@click.option("--model", "-m", default=None,
+              help=f"Zoo model name or a directory holding a Hugging Face classifier. [default: {DEFAULT_MODEL}; "
+                   f"with --image: {DEFAULT_IMAGE_MODEL}]")
+@click.option("--method", default=None, cls=MethodOption)
+@click.option("--target", default=None, help="Class to explain (name or index). Default: the predicted class.")
+@click.option("--n-steps", default=None, type=int, help="Integration steps, for integrated_gradients (default 32).")
+@click.option("--n-evals", default=None, type=int,
+              help="Model evaluations per explanation, for sampling methods such as lime.")
+@click.option("--json", "as_json", is_flag=True, help="Print the Explanation as JSON.")
+@click.option("--out", "out", default=None, metavar="PNG",
+              help="With --image: where to write the saliency overlay. [default: IMAGE-METHOD.png beside the cwd]")
+@deprecated_alias("--steps", "--n-steps", type=int)
+@deprecated_alias("--evals", "--n-evals", type=int)
+@friendly_errors
+def explain(text: str | None, image: str | None, model: str | None, method: str | None, target: str | None,
+            n_steps: int | None, n_evals: int | None, as_json: bool, out: str | None) -> None:
+    """Explain the model's decision on TEXT (or on an image with --image PATH)."""
+    from ..attribution import get_method
+    from ..models import ImageAdapter, as_adapter
+
+    if (text is None) == (image is None):
+        raise InvalidArgumentError("Give either TEXT or --image PATH (exactly one).")
+    given = {"--n-steps": n_steps, "--n-evals": n_evals}
+    if image is not None:
+        return _explain_image(image, model or DEFAULT_IMAGE_MODEL, method or "grad_cam", target, given, as_json, out)
+    model = model or DEFAULT_MODEL
+    cls = get_method(method or "ig")  # fail on a bad name or option before loading the model
+    settings = method_settings(cls, given)
+    adapter = as_adapter(model)
+    if isinstance(adapter, ImageAdapter):
+        raise InvalidArgumentError(f"The model {model!r} classifies images: pass --image PATH instead of TEXT.")
+    explanation = cls(adapter, **settings).attribute(text, target=target)
+    if as_json:
+        click.echo(explanation.to_json(indent=2))
+        return
+    from ..display import print_explanation
+
+    print_explanation(explanation)
+
+
+def _explain_image(path: str, model: str, method: str, target: str | None, given: dict[str, int | None],
+                   as_json: bool, out: str | None) -> None:
+    """``lumos explain --image``: explain one image file; write the map over the image as a PNG."""
+    from pathlib import Path
+
+    import numpy as np
+    from PIL import Image
+
+    from ..attribution import get_method
+    from ..models import ImageAdapter, as_adapter
+    from ..models.vision import overlay, pixel_map, read_image
+
+    cls = get_method(method)
+    settings = method_settings(cls, given)
+    picture = read_image(path)  # a clear error for a missing file or one that is not an image
+    adapter = as_adapter(model)
+    if not isinstance(adapter, ImageAdapter):
+        raise InvalidArgumentError(f"The model {model!r} does not classify images; --image needs an image model "
+                                   f"such as {DEFAULT_IMAGE_MODEL!r} or 'digits-cnn'.")
+    instance = cls(adapter, **settings)
+    explanation = instance.attribute(picture, target=target)
+    if as_json:
+        click.echo(explanation.to_json())
+        return
+    prepared = adapter.split_inputs(picture)[0][0]
+    masker = getattr(instance, "masker", None)
+    heat = masker.to_pixels(prepared, explanation.values) if masker is not None else pixel_map(explanation)
+    target_path = Path(out) if out is not None else Path(f"{Path(path).stem}-{explanation.method}.png")
+    Image.fromarray(overlay(prepared, heat, signed=bool((heat < 0).any()))).save(target_path)
+    top = np.argsort(-explanation.prediction)[:3]
+    click.echo(f"{adapter.name}: " + ", ".join(f"{adapter.class_names[i]} {explanation.prediction[i]:.3f}"
+                                                for i in top))
+    rows, cols = np.nonzero(heat >= np.quantile(heat, 0.9))
+    click.echo(f"{explanation.method} for {explanation.target_label!r}: top 10% of the map in rows "
+               f"{rows.min()}-{rows.max()}, columns {cols.min()}-{cols.max()} of the {adapter.image_size[0]} x "
+               f"{adapter.image_size[1]} input ({explanation.cost.seconds:.2f} s)")
+    click.echo(f"overlay written to {target_path}")

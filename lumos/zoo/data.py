@@ -1,0 +1,263 @@
+"""Labelled data from the names people type: a zoo dataset, a CSV file, or a directory of image files.
+
+Every command, report and analysis turns its ``data`` argument into inputs and labels here, so that a name means
+the same thing everywhere and a bad one fails with the same message. What a zoo dataset holds is declared by
+its class's ``kind`` (one of :data:`KINDS`), never guessed from its attributes; what a CSV file holds is read
+from its header (a ``text`` column: texts; otherwise a table).
+
+>>> from lumos.zoo.data import load_labelled_texts, load_labelled
+>>> tweets = load_labelled_texts("airline-tweets", ("negative", "neutral", "positive"))   # doctest: +SKIP
+>>> rows = load_labelled("my.csv", ("bad", "good"), argument="--data")                    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import InvalidArgumentError
+
+__all__ = ["KINDS", "ImageSet", "Labelled", "LabelledTexts", "dataset_kind", "load_images", "load_labelled",
+           "load_labelled_texts", "load_table"]
+
+#: What a dataset holds; the same words as :func:`lumos.report.data.input_kind` uses for what a model reads.
+KINDS = ("texts", "tables", "images")
+
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+
+
+@dataclass(frozen=True)
+class LabelledTexts:
+    """Texts with integer labels (indices into the model's class names) and, where the data has them, human
+    rationales (the words people highlighted, separated by spaces; one string per text)."""
+
+    name: str
+    texts: tuple[str, ...]
+    labels: np.ndarray
+    rationales: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """``inputs`` (a list of texts or a pandas DataFrame) with integer ``labels``; ``train`` inputs (the zoo
+    dataset's training split) where known."""
+
+    name: str
+    inputs: Any
+    labels: np.ndarray
+    train: Any = None
+
+    @property
+    def kind(self) -> str:
+        """``"tables"`` when the inputs are a DataFrame, else ``"texts"``."""
+        import pandas as pd
+
+        return "tables" if isinstance(self.inputs, pd.DataFrame) else "texts"
+
+    def head(self, n: int) -> "Labelled":
+        """The first ``n`` examples (rows of a table, texts of a list), named as such; ``train`` is kept."""
+        inputs = self.inputs.iloc[:n] if self.kind == "tables" else self.inputs[:n]
+        return dataclasses.replace(self, inputs=inputs, labels=self.labels[:n],
+                                   name=f"{self.name}, first {min(n, len(self.labels))}")
+
+
+@dataclass
+class ImageSet:
+    """Images to explain, with integer labels where the data has them and a caption per image."""
+
+    name: str
+    images: list[Any]
+    labels: np.ndarray | None = None
+    captions: list[str] = field(default_factory=list)
+
+
+def dataset_kind(data: str) -> str | None:
+    """What the zoo dataset named ``data`` holds (one of :data:`KINDS`), or None when ``data`` names none."""
+    from . import dataset, datasets
+
+    return dataset(data).kind if data in datasets() else None
+
+
+def _names() -> str:
+    from . import datasets
+
+    return ", ".join(map(repr, datasets()))
+
+
+def _check_classes(ds: Any, data: str, class_names: Sequence[str]) -> Any:
+    """``ds`` (the zoo dataset ``data``), whose classes must be the model's."""
+    if tuple(ds.class_names) != tuple(class_names):
+        raise InvalidArgumentError(f"The dataset {data!r} has classes {tuple(ds.class_names)}, but the model has "
+                                   f"{tuple(class_names)}.")
+    return ds
+
+
+def _csv_file(data: str, argument: str, holding: str) -> Path:
+    path = Path(data).expanduser()
+    if not path.is_file():
+        raise InvalidArgumentError(f"The {argument!r} argument must be a zoo dataset ({_names()}) or a CSV file "
+                                   f"with {holding}. Got {data!r}, which is neither.")
+    return path
+
+
+def _header(path: Path) -> list[str]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        return next(csv.reader(fh), [])
+
+
+def _label_index(value: Any, class_names: Sequence[str], where: str) -> int:
+    """A label given as a class name or a class index, as the index."""
+    label = str(value).strip()
+    if label in class_names:
+        return list(class_names).index(label)
+    if label.isdigit() and int(label) < len(class_names):
+        return int(label)
+    raise InvalidArgumentError(f"{where}: label {label!r} is not one of {', '.join(map(repr, class_names))} or an "
+                               f"index below {len(class_names)}.")
+
+
+def _read_texts(path: Path, class_names: Sequence[str], label: str = "label") -> LabelledTexts:
+    """The ``text`` and ``label`` columns of a CSV file (and ``rationale``, where there is one)."""
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        if not reader.fieldnames or not {"text", label} <= set(reader.fieldnames):
+            raise InvalidArgumentError(f"The CSV file {str(path)!r} must have 'text' and {label!r} columns. "
+                                       f"Got columns {reader.fieldnames}.")
+        texts, labels, rationales = [], [], []
+        has_rationales = "rationale" in reader.fieldnames
+        for line, row in enumerate(reader, start=2):
+            labels.append(_label_index(row[label], class_names, f"Line {line} of {str(path)!r}"))
+            texts.append(row["text"])
+            if has_rationales:
+                rationales.append(row["rationale"] or "")
+    if not texts:
+        raise InvalidArgumentError(f"The CSV file {str(path)!r} has no rows.")
+    return LabelledTexts(path.name, tuple(texts), np.asarray(labels, dtype=np.int64),
+                         tuple(rationales) if has_rationales else None)
+
+
+def _read_table(path: Path, class_names: Sequence[str], label: str) -> Labelled:
+    """Every column of a CSV file but ``label`` as features (a DataFrame), and ``label`` as the labels."""
+    import pandas as pd
+
+    frame = pd.read_csv(path)
+    if label not in frame.columns:
+        raise InvalidArgumentError(f"The CSV file {str(path)!r} must have a {label!r} column. "
+                                   f"Got columns {list(frame.columns)}.")
+    labels = np.asarray([_label_index(v, class_names, f"Row {i} of {str(path)!r}")
+                         for i, v in enumerate(frame[label].tolist())], dtype=np.int64)
+    return Labelled(path.name, frame.drop(columns=[label]), labels)
+
+
+def load_labelled_texts(data: str, class_names: Sequence[str], *, split: str = "test",
+                        argument: str = "data") -> LabelledTexts:
+    """A zoo text dataset's ``split`` (held-out by default), or a CSV file with ``text`` and ``label`` columns.
+
+    Parameters
+    ----------
+    data : str
+        Zoo dataset name (such as ``"airline-tweets"``) or path of a CSV file. CSV labels may be class names or
+        class indices; an optional ``rationale`` column holds, per text, the words people highlighted as the
+        reason for the label, separated by spaces (empty: none).
+    class_names : sequence of str
+        The model's classes; a zoo dataset must have the same.
+    split : {"train", "validation", "test"}, default "test"
+        Split of a zoo dataset (a CSV file is read whole).
+    argument : str, default "data"
+        Name of the argument ``data`` came from, for error messages (the CLI passes ``"--data"``).
+    """
+    if dataset_kind(data) is not None:
+        from . import dataset
+
+        ds = dataset(data)
+        if ds.kind != "texts":
+            raise InvalidArgumentError(
+                f"The {argument!r} argument for a text classifier must be a zoo dataset of texts (such as "
+                f"'airline-tweets') or a CSV file with 'text' and 'label' columns. Got {data!r}, a zoo dataset "
+                "without texts.")
+        part = _check_classes(ds, data, class_names).split(split)
+        return LabelledTexts(f"{data} ({split})", part.texts, np.asarray(part.labels))
+    return _read_texts(_csv_file(data, argument, "'text' and 'label' columns"), class_names)
+
+
+def load_labelled(data: str, class_names: Sequence[str], *, split: str = "test", label: str = "label",
+                  argument: str = "data") -> Labelled:
+    """A zoo dataset's ``split`` (texts or a table), or a CSV file of texts or of a table, as :class:`Labelled`.
+
+    Parameters
+    ----------
+    data : str
+        Zoo dataset name or path of a CSV file: texts (columns ``text`` and ``label``) or a table (feature
+        columns and the ``label`` column). Labels may be class names or class indices.
+    class_names : sequence of str
+        The model's classes; a zoo dataset must have the same.
+    split : {"train", "validation", "test"}, default "test"
+        Split of a zoo dataset; its training split becomes ``train``.
+    label : str, default "label"
+        The label column of a CSV file.
+    argument : str, default "data"
+        Name of the argument ``data`` came from, for error messages.
+    """
+    if dataset_kind(data) is not None:
+        from . import dataset
+
+        ds = dataset(data)
+        if ds.kind not in ("texts", "tables"):
+            raise InvalidArgumentError(f"The {argument!r} argument must be a zoo dataset of texts or tables. Got "
+                                       f"{data!r}, a zoo dataset of {ds.kind}.")
+        part = _check_classes(ds, data, class_names).split(split)
+        if ds.kind == "tables":
+            return Labelled(f"{data} ({split})", part.frame, np.asarray(part.labels), ds.train.frame)
+        return Labelled(f"{data} ({split})", list(part.texts), np.asarray(part.labels), list(ds.train.texts))
+    path = _csv_file(data, argument, f"a {label!r} column (and 'text' for texts)")
+    if "text" in _header(path):
+        texts = _read_texts(path, class_names, label)
+        return Labelled(texts.name, list(texts.texts), texts.labels)
+    return _read_table(path, class_names, label)
+
+
+def load_table(data: str, class_names: Sequence[str], *, split: str = "test", argument: str = "data") -> Labelled:
+    """A zoo table dataset's ``split``, or a CSV file with the model's feature columns and a ``label`` column, as a
+    :class:`Labelled` whose ``inputs`` is a DataFrame. Columns of a CSV file beyond the model's features are kept:
+    they describe slices, and the model never sees them."""
+    wanted = (f"The {argument!r} argument for a table model must be a zoo dataset of tables ('breast-cancer', "
+              "'credit') or a CSV file with the model's feature columns and 'label'.")
+    if dataset_kind(data) not in (None, "tables"):
+        raise InvalidArgumentError(f"{wanted} Got {data!r}, a zoo dataset without tables.")
+    labelled = load_labelled(data, class_names, split=split, argument=argument)
+    if labelled.kind != "tables":
+        raise InvalidArgumentError(f"{wanted} Got {data!r}, which holds texts (a 'text' column).")
+    return labelled
+
+
+def load_images(data: str, class_names: Sequence[str], *, argument: str = "data") -> ImageSet:
+    """Images to explain: a zoo image dataset (``skimage-photos``; ``digits``: its test split, labelled) or a
+    directory of image files (unlabelled)."""
+    kind = dataset_kind(data)
+    if kind == "images":
+        from . import dataset
+        from .vision import PhotoSet
+
+        ds = dataset(data)
+        if isinstance(ds, PhotoSet):  # named photos without labels or splits
+            return ImageSet(data, list(ds.images), None, list(ds.names))
+        return ImageSet(data, list(ds.test.images), np.asarray(ds.test.labels),
+                        [f"{data} test #{i}" for i in range(len(ds.test))])
+    if kind is not None:
+        raise InvalidArgumentError(f"The zoo dataset {data!r} holds no images; an image model needs an image "
+                                   "dataset ('skimage-photos', 'digits') or a directory of image files.")
+    path = Path(data).expanduser()
+    if path.is_dir():
+        from ..imaging import read_image
+
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES)
+        if not files:
+            raise InvalidArgumentError(f"The directory {data!r} holds no image files ({', '.join(_IMAGE_SUFFIXES)}).")
+        return ImageSet(path.name, [read_image(p) for p in files], None, [p.name for p in files])
+    raise InvalidArgumentError(f"The {argument!r} for an image model must be a zoo image dataset ('skimage-photos', "
+                               f"'digits') or a directory of image files. Got {data!r}.")
