@@ -72,3 +72,28 @@ def test_weights_id_refuses_what_is_not_weights():
         weights_id({"w": torch.zeros(1), "extra": 1.0})
     with pytest.raises(InvalidTypeError, match="the state entry 's' is torch.sparse_coo"):
         weights_id({"s": torch.zeros(2, 2).to_sparse()})
+
+
+def test_explanations_carry_the_model_and_input_ids():
+    """Every method's explanation names the weights it explains and the input's content; a cloned adapter
+    whose weights change gets a new model id, the same input the same input id."""
+    import numpy as np
+    import torch
+
+    import lumos
+    from lumos.models import TabularTorchAdapter, clone_adapter
+
+    torch.manual_seed(0)
+    adapter = TabularTorchAdapter(torch.nn.Linear(4, 2), class_names=["a", "b"], background=np.zeros((1, 4)))
+    x = np.array([1.0, 2.0, 3.0, 4.0])
+    saliency = lumos.Saliency(adapter).attribute(x)
+    occlusion = lumos.Occlusion(adapter).attribute(x)
+    assert saliency.model_id == occlusion.model_id == adapter.model_id
+    assert saliency.model_id.startswith("sha256:")
+    assert saliency.input_id == occlusion.input_id == adapter.input_id(np.float32(x))
+    assert lumos.Saliency(adapter).attribute(x + 1).input_id != saliency.input_id
+    changed = clone_adapter(adapter, owner="test")
+    with torch.no_grad():
+        changed.module.weight[0, 0] += 1.0
+    assert changed.model_id != adapter.model_id
+    assert lumos.Explanation.from_json(saliency.to_json()) == saliency

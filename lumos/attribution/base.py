@@ -180,7 +180,7 @@ class EncodedMethod(Method):
                 base_value=fx0 if self.uses_baseline else None,
                 convergence_delta=float(values.sum() - (fx - fx0)) if self.complete else None,
                 cost=Cost(n_evals=n_evals, seconds=seconds), text=info.text, words=info.words,
-                word_index=info.word_index,
+                word_index=info.word_index, model_id=adapter.model_id, input_id=adapter.input_id(examples[i]),
             ))
         return out
 
@@ -411,6 +411,7 @@ class PerturbationMethod(Method):
                     cost=Cost(n_evals=len(distinct) * k,
                               seconds=len(distinct) * k * seconds_per_row + time.perf_counter() - t0),
                     text=p.text, words=p.words, word_index=p.word_index,
+                    model_id=self.adapter.model_id, input_id=self.adapter.input_id(p.example),
                 ))
         return explanations
 

@@ -68,7 +68,8 @@ class ModelIndependent(Method):
                                    target=int(p.argmax()) if t is None else t, prediction=p,
                                    class_names=self.adapter.class_names, method=self.name, params=self.params(),
                                    cost=Cost(n_evals=1, seconds=seconds), text=prepared.text,
-                                   words=prepared.words, word_index=prepared.word_index))
+                                   words=prepared.words, word_index=prepared.word_index,
+                                   model_id=self.adapter.model_id, input_id=self.adapter.input_id(example)))
         return out[0] if single else ExplanationSet(out)
 
 

@@ -22,6 +22,7 @@ import torch
 
 from ..engine.batching import batches_by_size
 from ..errors import InvalidArgumentError, UnsupportedModelError
+from ..identity import input_id, weights_id
 from ..readout import Readout, softmax
 
 __all__ = ["ModelAdapter", "GradientAdapter", "Encoded", "FeatureInfo", "clone_adapter", "MODALITIES"]
@@ -126,6 +127,27 @@ class ModelAdapter(abc.ABC):
     def module(self) -> Any:
         """The ``torch.nn.Module`` behind the adapter, or None (a scikit-learn model, a black box)."""
         return None
+
+    @property
+    def model_id(self) -> str | None:
+        """Identity of the model's weights (:func:`lumos.identity.weights_id`), or None for a model without a
+        torch module. Computed once per adapter (one pass over the weights); an adapter whose weights are
+        changed in place afterwards calls :meth:`forget_model_id`. Copies made with :func:`clone_adapter`
+        compute their own."""
+        if self.module is None:
+            return None
+        cached = self.__dict__.get("_model_id")
+        if cached is None:
+            cached = self.__dict__["_model_id"] = weights_id(self.module)
+        return cached
+
+    def forget_model_id(self) -> None:
+        """Drop the cached :attr:`model_id` (after changing the weights in place)."""
+        self.__dict__.pop("_model_id", None)
+
+    def input_id(self, example: Any) -> str:
+        """Identity of one example's content (:func:`lumos.identity.input_id` of its :meth:`fingerprint`)."""
+        return input_id(self.fingerprint(example))
 
     def sites(self) -> dict[str, Any]:
         """The model's named activation sites (:func:`lumos.models.sites.sites`), in forward order; empty
@@ -296,7 +318,9 @@ def clone_adapter(adapter: ModelAdapter, *, owner: str) -> ModelAdapter:
         raise UnsupportedModelError(f"{owner} needs a PyTorch model to change; the {type(adapter).__name__} for "
                                     f"{adapter.name!r} holds none.")
     memo = {id(v): v for v in vars(adapter).values() if not isinstance(v, (nn.Module, torch.Tensor))}
-    return copy.deepcopy(adapter, memo)
+    clone = copy.deepcopy(adapter, memo)
+    clone.forget_model_id()  # the copy is about to be changed
+    return clone
 
 
 # -- registry ---------------------------------------------------------------------------------------------
