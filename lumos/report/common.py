@@ -19,8 +19,8 @@ from ..engine.progress import track
 from ..explanation import Explanation, ExplanationSet
 from ..models import ModelAdapter
 
-__all__ = ["SectionData", "json_ready", "HeatCell", "HeatRow", "MethodSummary", "Example", "ReportData", "Series", "LineChart",
-           "ScatterChart", "CARD_LABELS", "card_rows", "evaluate_held_out", "word_rows", "explain_all",
+__all__ = ["SectionData", "json_ready", "HeatCell", "HeatRow", "MethodSummary", "Example", "ReportData", "Series",
+           "LineChart", "ScatterChart", "CARD_LABELS", "card_rows", "evaluate_held_out", "word_rows", "explain_all",
            "mean_diagnostics"]
 
 
