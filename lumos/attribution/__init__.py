@@ -8,9 +8,9 @@ from .integrated_gradients import IntegratedGradients
 from .kernel_shap import KernelSHAP
 from .lime import LIME
 from .occlusion import Occlusion
-from .registry import get_method, method_names, register_method
+from .registry import get_method, make_methods, method_names, preset, preset_methods, preset_names, register_method
 from .saliency import Saliency
 from .smoothgrad import SmoothGrad
 
 __all__ = ["Method", "EncodedMethod", "GradientMethod", "PerturbationMethod", "Estimate", "LIME", "Occlusion", "ExactShapley", "KernelSHAP", "Saliency", "GradientXInput", "IntegratedGradients", "SmoothGrad", "GradCAM", "GradCAMPlusPlus",
-           "get_method", "method_names", "register_method"]
+           "get_method", "method_names", "register_method", "preset", "preset_names", "preset_methods", "make_methods"]

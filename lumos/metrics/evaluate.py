@@ -9,6 +9,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from ..attribution.registry import make_methods
 from ..engine import track
 from ..errors import InvalidArgumentError, check_int
 from ..explanation import ExplanationSet
@@ -168,8 +169,8 @@ def evaluate(model: Any, texts: Sequence[str], *, methods: Sequence[str] | Mappi
     ----------
     model : model, adapter or zoo name
     texts : sequence of str
-    methods : names, or a mapping of name to method instance; default: the report's methods
-        (:func:`lumos.report.build.default_methods`) with the report's settings.
+    methods : names, or a mapping of name to method instance; default: the methods of the ``"text"`` preset
+        (:func:`lumos.attribution.registry.preset_methods`) with its settings.
     baseline : bool, default True
         Add the random attribution (:class:`~lumos.metrics.RandomAttribution`) as the chance level.
     n_sanity, n_sensitivity : int, default 3 and 5
@@ -187,8 +188,6 @@ def evaluate(model: Any, texts: Sequence[str], *, methods: Sequence[str] | Mappi
     -------
     EvaluationResult
     """
-    from ..report.build import default_methods, make_methods
-
     owner = "evaluate"
     t_start = time.perf_counter()
     adapter = as_adapter(model)
@@ -203,7 +202,7 @@ def evaluate(model: Any, texts: Sequence[str], *, methods: Sequence[str] | Mappi
     if isinstance(methods, Mapping):
         instances = dict(methods)
     else:
-        instances, _notes = make_methods(adapter, default_methods() if methods is None else list(methods))
+        instances, _notes = make_methods(adapter, None if methods is None else list(methods), "text")
     if baseline:
         instances["random"] = RandomAttribution(adapter, seed=seed)
     grid = np.linspace(0, 1, 21)
@@ -233,7 +232,7 @@ def evaluate(model: Any, texts: Sequence[str], *, methods: Sequence[str] | Mappi
         if n_sensitivity:
             ev.per_example["max_sensitivity"] = max_sensitivity(method, explanations[:n_sensitivity],
                                                               n_perturbations=3, seed=seed)
-        if n_sanity and getattr(adapter, "model", None) is not None:
+        if n_sanity and adapter.module is not None:
             ev.sanity = model_randomization(method, texts[:n_sanity], target=[e.target for e in explanations[:n_sanity]],
                                             seed=seed)
             ev.per_example["randomization"] = ev.sanity.correlation[-1]

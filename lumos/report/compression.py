@@ -1,40 +1,38 @@
-"""The report's "Compression" section: the comparison table of :func:`lumos.compression.compare` and plots of
-accuracy and explanation drift against size (inline SVG, no script). Labels are escaped here."""
+"""The report's "Compression" section as plain data: the comparison table of :func:`lumos.compression.compare`
+and the points of accuracy and explanation drift against size (drawn by
+:func:`lumos.report.plots.scatter_chart_svg`)."""
 
 from __future__ import annotations
 
-from html import escape
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
 
 from ..compression import Comparison, compare, compress
+from .common import ScatterChart, SectionData
 from .data import LabelledTexts
-from .quality import _PALETTE, plot_frame
 
-__all__ = ["compression_section", "scatter_svg"]
+__all__ = ["CompressionData", "compression_section", "layout"]
 
 
-def scatter_svg(points: Sequence[tuple[str, float, float]], *, title: str, x_label: str, y_label: str,
-                width: int = 460, height: int = 300) -> str:
-    """An inline SVG scatter of labelled ``(label, x, y)`` points, x from 0; NaN points are skipped."""
-    shown = [(n, float(x), float(y)) for n, x, y in points if np.isfinite(x) and np.isfinite(y)]
-    xs = [x for _, x, _ in shown] or [1.0]
-    ys = [y for _, _, y in shown] or [0.0, 1.0]
-    pad = max((max(ys) - min(ys)) * 0.15, 0.02)
-    parts, px, py = plot_frame(title=title, x_label=x_label, y_label=y_label, x_range=(0.0, max(1.05, max(xs) * 1.05)),
-                               y_range=(min(ys) - pad, max(ys) + pad), width=width, height=height, right=16)
-    for k, (name, x, y) in enumerate(shown):
-        color = _PALETTE[k % len(_PALETTE)]
-        parts.append(f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="4" fill="{color}"><title>{escape(name)}: '
-                     f'{x:.2f}, {y:.3f}</title></circle>'
-                     f'<text x="{px(x) + 6:.1f}" y="{py(y) - 5:.1f}" font-size="10" fill="{color}">{escape(name)}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
+@dataclass
+class CompressionData(SectionData):
+    """Compressed copies against the original on ``n`` examples of ``data``: per model (``rows``, the original
+    first) accuracy, agreement, sizes, latency and the drift of each method's explanations (rank correlation
+    and faithfulness as ``(mean, half-width)``, top-``k`` overlap), and the charts against size."""
+
+    data: str
+    n: int
+    n_explained: int
+    k: int
+    methods: list[str]
+    rows: list[dict[str, Any]]
+    plots: list[ScatterChart]
 
 
 def compression_section(adapter: Any, specs: Sequence[str], held_out: LabelledTexts, train: LabelledTexts | None, *,
-                        n_explain: int = 20, batch_size: int = 64, progress: bool | None = None) -> dict[str, Any]:
+                        n_explain: int = 20, batch_size: int = 64, progress: bool | None = None) -> CompressionData:
     """Compress ``adapter`` by each spec, compare on ``held_out``, and lay the result out for the template.
 
     ``train`` supplies the training texts of ``distill`` steps (and nothing else)."""
@@ -54,8 +52,8 @@ def compression_section(adapter: Any, specs: Sequence[str], held_out: LabelledTe
     return layout(result, held_out.name)
 
 
-def layout(result: Comparison, data: str) -> dict[str, Any]:
-    """Table rows and plots of a comparison."""
+def layout(result: Comparison, data: str) -> CompressionData:
+    """Table rows and chart points of a comparison."""
     original = result.rows[0]
     rows = [{"spec": r.spec, "accuracy": r.accuracy, "agreement": r.agreement, "parameters": r.parameters,
              "nonzero": r.nonzero_parameters, "mb": r.bytes / 1e6, "size": r.bytes / original.bytes,
@@ -63,12 +61,13 @@ def layout(result: Comparison, data: str) -> dict[str, Any]:
              "drift": [{"method": m, "rho": r.drift[m].rank_correlation, "topk": r.drift[m].topk_overlap,
                         "faithfulness": r.drift[m].faithfulness} for m in result.methods]} for r in result.rows]
     size = [r.bytes / original.bytes for r in result.rows]
-    plots = [scatter_svg([(r.spec, s, r.accuracy if r.accuracy is not None else np.nan)
-                          for r, s in zip(result.rows, size)],
-                         title="Accuracy against size", x_label="bytes on disk / original", y_label="accuracy")]
+    plots = [ScatterChart("Accuracy against size", "bytes on disk / original", "accuracy",
+                          [{"label": r.spec, "x": s, "y": r.accuracy if r.accuracy is not None else np.nan}
+                           for r, s in zip(result.rows, size)])]
     for m in result.methods:
-        plots.append(scatter_svg([(r.spec, s, r.drift[m].rank_correlation[0]) for r, s in zip(result.rows[1:], size[1:])],
-                                 title=f"{m}: agreement with the original's explanations",
-                                 x_label="bytes on disk / original", y_label="rank correlation ρ"))
-    return {"data": data, "n": result.n_examples, "n_explained": result.n_explained, "k": result.k,
-            "methods": list(result.methods), "rows": rows, "plots": plots}
+        plots.append(ScatterChart(f"{m}: agreement with the original's explanations", "bytes on disk / original",
+                                  "rank correlation ρ",
+                                  [{"label": r.spec, "x": s, "y": r.drift[m].rank_correlation[0]}
+                                   for r, s in zip(result.rows[1:], size[1:])]))
+    return CompressionData(data=data, n=result.n_examples, n_explained=result.n_explained, k=result.k,
+                           methods=list(result.methods), rows=rows, plots=plots)

@@ -9,32 +9,28 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..attribution import PerturbationMethod
+from ..attribution.registry import make_methods, preset
 from ..engine.progress import track
 from ..errors import InvalidArgumentError, check_int
 from ..models.vision import ImageAdapter, overlay, pixel_map, png_base64
 from ..zoo.data import load_images
+from .common import Example, MethodSummary, ReportData, card_rows
 
-__all__ = ["IMAGE_METHODS", "build_image_report", "load_images"]
+__all__ = ["IMAGE_METHODS", "build_image_report", "image_report", "load_images"]
 
-#: Methods shown for image models by default, with their report settings.
-IMAGE_METHODS: dict[str, dict[str, Any]] = {
-    "grad_cam": {},
-    "grad_cam_pp": {},
-    "saliency": {},
-    "integrated_gradients": {"n_steps": 16, "baseline": "blur"},
-    "occlusion": {},
-}
+#: Methods shown for image models by default, with their report settings: the registry's ``"image"`` preset.
+IMAGE_METHODS: dict[str, dict[str, Any]] = preset("image")
 
-def build_image_report(adapter: ImageAdapter, *, data: str | None = None, n: int = 8,
-                       out: str | Path = "lumos-report", methods: Sequence[str] | None = None,
-                       batch_size: int | None = None, progress: bool | None = None) -> Path:
-    """Explain ``n`` images with each method and write ``out/index.html`` with the overlays inline.
+def image_report(adapter: ImageAdapter, *, data: str | None = None, n: int = 8,
+                 methods: Sequence[str] | None = None, batch_size: int | None = None,
+                 progress: bool | None = None) -> ReportData:
+    """Explain ``n`` images with each method: the report's data (kind ``"images"``), each example with its
+    input and one saliency overlay per method as base64 PNGs.
 
     ``batch_size``: images per model call when predicting them, default 32.
     """
     from .. import __version__
-    from .build import MethodSummary, _card_rows, make_methods
-    from .render import _env
 
     batch_size = 32 if batch_size is None else check_int(batch_size, "batch_size", owner="build_report", minimum=1)
 
@@ -50,7 +46,7 @@ def build_image_report(adapter: ImageAdapter, *, data: str | None = None, n: int
     if images.labels is not None:
         pred = probs.argmax(1)
         evaluation = {"data": images.name, "n": len(examples), "accuracy": float((pred == images.labels).mean())}
-    card["parameters"] = sum(p.numel() for p in adapter.model.parameters())
+    card["parameters"] = sum(p.numel() for p in adapter.module.parameters())
     card.setdefault("classes", f"{adapter.n_classes} classes")
     card.pop("class_names", None)
 
@@ -60,9 +56,9 @@ def build_image_report(adapter: ImageAdapter, *, data: str | None = None, n: int
     summaries, maps = [], {}
     for name, method in track(list(instances.items()), description="Explaining images", enabled=progress):
         explained = method.attribute(chosen)
-        masker = getattr(method, "masker", None)
-        maps[name] = [masker.to_pixels(img, e.values) if masker is not None else pixel_map(e)
-                      for img, e in zip(chosen, explained)]
+        # A perturbation method's values are per superpixel of its masker; gradient maps are per pixel.
+        maps[name] = [method.masker.to_pixels(img, e.values) if isinstance(method, PerturbationMethod)
+                      else pixel_map(e) for img, e in zip(chosen, explained)]
         cost = explained.cost
         summaries.append(MethodSummary(name=name, params=method.params(),
                                        seconds_per_explanation=cost.seconds / len(explained),
@@ -71,25 +67,30 @@ def build_image_report(adapter: ImageAdapter, *, data: str | None = None, n: int
     for i, img in enumerate(chosen):
         p = probs[i]
         top = np.argsort(-p)[:3]
-        rows.append({
-            "caption": images.captions[i] if i < len(images.captions) else f"#{i}",
-            "label": adapter.class_names[int(images.labels[i])] if images.labels is not None else None,
-            "predicted": adapter.class_names[int(p.argmax())],
-            "correct": None if images.labels is None else int(p.argmax()) == int(images.labels[i]),
-            "top": [{"name": adapter.class_names[j], "p": float(p[j])} for j in top],
-            "image": png_base64((np.clip(img if img.shape[-1] == 3 else img[..., 0], 0, 1) * 255).round()
-                                .astype(np.uint8), scale=scale),
-            "overlays": [{"method": name, "png": png_base64(overlay(img, m[i], signed=bool((m[i] < 0).any())),
-                                                           scale=scale)}
-                         for name, m in maps.items()],
-        })
-    page = _env.get_template("image_report.html").render(
-        title=f"lumos report: {card.get('name', adapter.name)}",
+        rows.append(Example(
+            index=i, caption=images.captions[i] if i < len(images.captions) else f"#{i}",
+            label=adapter.class_names[int(images.labels[i])] if images.labels is not None else None,
+            predicted=adapter.class_names[int(p.argmax())],
+            correct=None if images.labels is None else int(p.argmax()) == int(images.labels[i]),
+            probabilities=[{"name": adapter.class_names[j], "p": float(p[j])} for j in top],
+            image=png_base64((np.clip(img if img.shape[-1] == 3 else img[..., 0], 0, 1) * 255).round()
+                             .astype(np.uint8), scale=scale),
+            overlays=[{"method": name, "png": png_base64(overlay(img, m[i], signed=bool((m[i] < 0).any())),
+                                                         scale=scale)}
+                      for name, m in maps.items()],
+        ))
+    return ReportData(
+        kind="images", title=f"lumos report: {card.get('name', adapter.name)}",
         generated=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), version=__version__,
-        card=_card_rows(card), evaluation=evaluation, methods=summaries, rows=rows, notes=notes,
-        css=_env.loader.get_source(_env, "report.css")[0])
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "index.html"
-    path.write_text(page, encoding="utf-8")
-    return path
+        card=card_rows(card), evaluation=evaluation, methods=summaries, examples=rows, notes=notes)
+
+
+def build_image_report(adapter: ImageAdapter, *, data: str | None = None, n: int = 8,
+                       out: str | Path = "lumos-report", methods: Sequence[str] | None = None,
+                       batch_size: int | None = None, progress: bool | None = None) -> Path:
+    """:func:`image_report`, written to ``out/index.html`` (default ``"lumos-report"``) with the overlays
+    inline; its path."""
+    from .render import write_report
+
+    return write_report(image_report(adapter, data=data, n=n, methods=methods, batch_size=batch_size,
+                                     progress=progress), out)

@@ -3,33 +3,52 @@ texts and tables alike (the caller says how examples are described and shown).""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from ..attribution import Method
 from ..diagnosis import calibration, confident_errors, find_slices
 from ..explanation import Explanation, ExplanationSet
 from ..global_ import aggregate_importance
+from .common import HeatRow, SectionData
 
-__all__ = ["diagnosis_section"]
+__all__ = ["DiagnosisData", "diagnosis_section"]
 
 
-def _reliability_svg_bars(cal: Any, size: int = 200) -> list[dict[str, float]]:
-    """Bar geometry for the reliability diagram (SVG coordinates, y down), one per non-empty bin."""
-    bars = []
-    for lo, hi, n, conf, acc in zip(cal.edges[:-1], cal.edges[1:], cal.counts, cal.confidence, cal.accuracy):
-        if n == 0:
-            continue
-        bars.append({"x": float(lo * size), "w": float((hi - lo) * size * 0.92), "y": float((1 - acc) * size),
-                     "h": float(acc * size), "cy": float((1 - conf) * size), "cx": float(conf * size),
-                     "n": int(n), "conf": float(conf), "acc": float(acc), "lo": float(lo), "hi": float(hi)})
-    return bars
+@dataclass
+class DiagnosisData(SectionData):
+    """Errors and slices, calibration and global importance over the evaluated held-out examples.
+
+    ``bins`` are the non-empty calibration bins ``{"lo", "hi", "n", "conf", "acc"}``; ``errors`` the most
+    confident errors, each with the heat rows of its explanation; ``importance`` per method the ``top``
+    features by mean |attribution| and the words most important for each class."""
+
+    n: int
+    error_rate: float
+    ece: float
+    mce: float
+    bins: list[dict[str, Any]]
+    slices: list[dict[str, Any]]
+    errors: list[dict[str, Any]]
+    importance: list[dict[str, Any]]
+    unit: str
+    described_by: str
+    min_count: int
+
+
+def _calibration_bins(cal: Any) -> list[dict[str, Any]]:
+    """The non-empty bins of a reliability diagram: edges, count, mean confidence and accuracy."""
+    return [{"lo": float(lo), "hi": float(hi), "n": int(n), "conf": float(conf), "acc": float(acc)}
+            for lo, hi, n, conf, acc in zip(cal.edges[:-1], cal.edges[1:], cal.counts, cal.confidence, cal.accuracy)
+            if n != 0]
 
 
 def diagnosis_section(adapter: Any, examples: Sequence[Any], labels: np.ndarray, probs: np.ndarray,
-                      explained: Mapping[str, ExplanationSet], methods: Mapping[str, Any], *, descriptors: Any,
-                      described_by: str, example_rows: Callable[[dict[str, Explanation], Any], list],
-                      unit: str = "feature", min_count: int = 1, n_errors: int = 3) -> dict[str, Any]:
+                      explained: Mapping[str, ExplanationSet], methods: Mapping[str, Method], *, descriptors: Any,
+                      described_by: str, example_rows: Callable[[dict[str, Explanation], Any], list[HeatRow]],
+                      unit: str = "feature", min_count: int = 1, n_errors: int = 3) -> DiagnosisData:
     """Calibration, worst slices, most confident errors (explained by the first method) and mean |attribution|
     per feature for each method, over the evaluated held-out examples; the same for texts and tables.
 
@@ -70,6 +89,6 @@ def diagnosis_section(adapter: Any, examples: Sequence[Any], labels: np.ndarray,
                            "per_class": [{"name": c, "words": ", ".join(w for w, *_ in
                                                                         g.top(6, cls=c, min_count=min_count))}
                                          for c in sorted(g.per_class)]})
-    return {"n": int(len(labels)), "error_rate": float(errors.mean()), "ece": cal.ece, "mce": cal.mce,
-            "bins": _reliability_svg_bars(cal), "slices": [s.to_dict() for s in slices], "errors": error_rows,
-            "importance": importance, "unit": unit, "described_by": described_by, "min_count": min_count}
+    return DiagnosisData(n=int(len(labels)), error_rate=float(errors.mean()), ece=cal.ece, mce=cal.mce,
+                         bins=_calibration_bins(cal), slices=[s.to_dict() for s in slices], errors=error_rows,
+                         importance=importance, unit=unit, described_by=described_by, min_count=min_count)

@@ -10,8 +10,9 @@ import pytest
 
 import lumos
 from lumos.report import build_report
-from lumos.report.build import _example_rows
+from lumos.report.common import word_rows
 from lumos.report.inside import inside_section
+from lumos.report.plots import probe_bars
 
 
 @pytest.fixture(scope="module")
@@ -44,16 +45,17 @@ def test_sections_are_inline_svg_and_escape_text(model, tmp_path):
 
 
 def test_inside_section_probes_the_held_out_rows_given(model):
-    """Probe bars: one per layer plus the embeddings, heights proportional to accuracy; None for a model
-    without attention."""
+    """Probe bars: one per layer plus the embeddings, drawn with heights proportional to accuracy; None for a
+    model without attention."""
     val = lumos.zoo.dataset("airline-tweets").validation
     texts, labels = list(val.texts[:40]), np.asarray(val.labels[:40])
     probs = model.predict_proba(texts)
-    section = inside_section(model, texts, labels, probs, _example_rows, n_attention=1, cv=3)
-    bars = section["probe"]["bars"]
+    section = inside_section(model, texts, labels, probs, word_rows, n_attention=1, cv=3)
+    bars = probe_bars(section.probe)["bars"]
     assert [b["site"] for b in bars] == ["embeddings", *(f"layers.{i}.output" for i in range(6))]
+    assert [b["acc"] for b in bars] == [b["acc"] for b in section.probe["bars"]]
     assert all(b["h"] == pytest.approx(150 * b["acc"]) and 0 <= b["acc"] <= 1 for b in bars)
-    assert section["n"] == 40 and section["query"] == "mean"
+    assert section.n == 40 and section.query == "mean"
     from lumos.models import TorchAdapter
     import torch
-    assert inside_section(TorchAdapter(torch.nn.Linear(2, 2)), texts, labels, probs, _example_rows) is None
+    assert inside_section(TorchAdapter(torch.nn.Linear(2, 2)), texts, labels, probs, word_rows) is None
