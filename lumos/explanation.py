@@ -21,7 +21,7 @@ from typing import Any, Iterator, Mapping, Sequence, overload
 
 import numpy as np
 
-from .errors import InvalidArgumentError, InvalidTypeError, check_int
+from .errors import InvalidArgumentError, InvalidTypeError, check_choice, check_int
 
 __all__ = ["Cost", "Explanation", "ExplanationSet", "Grid"]
 
@@ -354,8 +354,13 @@ class Explanation:
 
     __hash__ = None  # mutable-looking contents (arrays) make hashing misleading
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, precision: str = "exact") -> dict[str, Any]:
         """A JSON-ready dictionary of format ``lumos.explanation/2``; :meth:`from_dict` inverts it exactly.
+
+        ``precision="exact"`` (the default) loses nothing. ``"float32"`` or ``"float16"`` store the large
+        arrays (attribution maps) rounded to that type, by choice: an image map in float16 is about a twelfth
+        of its format-1 size, its values within 0.05% of the exact ones (relative), ranks of clearly different
+        pixels unchanged.
 
         Arrays of more than 256 values (and any holding NaN or infinity) are written as
         ``{"dtype", "shape", "codec", "data"}``: float32 when every value is exactly a float32 (gradient
@@ -363,11 +368,12 @@ class Explanation:
         with zlib when that is smaller (``codec`` "shuffle-zlib", else "raw"), then base64. Smaller arrays
         are JSON lists. A :class:`Grid` is written ``{"grid": [height, width]}``.
         """
+        check_choice(precision, "precision", _PRECISIONS, owner="Explanation.to_dict")
         out: dict[str, Any] = {"format": _FORMAT}
         for f in fields(self):
             value = getattr(self, f.name)
             if isinstance(value, np.ndarray):
-                value = _encode_array(value)
+                value = _encode_array(value, precision)
             elif isinstance(value, Grid):
                 value = {"grid": [value.height, value.width]}
             elif isinstance(value, Cost):
@@ -405,9 +411,10 @@ class Explanation:
                 kwargs["features"] = _decode_grid(features)
         return cls(**kwargs)
 
-    def to_json(self, path: str | Path | None = None, *, indent: int | None = None) -> str:
-        """Serialise to JSON (and write it to ``path`` when given, atomically: a reader never sees half a file)."""
-        text = json.dumps(self.to_dict(), indent=indent, allow_nan=True)
+    def to_json(self, path: str | Path | None = None, *, indent: int | None = None, precision: str = "exact") -> str:
+        """Serialise to JSON (and write it to ``path`` when given, atomically: a reader never sees half a file).
+        ``precision``: see :meth:`to_dict`."""
+        text = json.dumps(self.to_dict(precision=precision), indent=indent, allow_nan=True)
         if path is not None:
             _write_atomic(Path(path), text)
         return text
@@ -465,8 +472,9 @@ class ExplanationSet(Sequence[Explanation]):
         """Total cost of the set."""
         return Cost(sum(e.cost.n_evals for e in self), sum(e.cost.seconds for e in self))
 
-    def to_json(self, path: str | Path | None = None, *, indent: int | None = None) -> str:
-        """Serialise to JSON of format ``lumos.explanation_set/2`` (and write it to ``path``, atomically).
+    def to_json(self, path: str | Path | None = None, *, indent: int | None = None, precision: str = "exact") -> str:
+        """Serialise to JSON of format ``lumos.explanation_set/2`` (and write it to ``path``, atomically);
+        ``precision``: see :meth:`Explanation.to_dict`.
 
         Each distinct list of class names is written once, in ``class_names``; an explanation refers to
         its list as ``{"ref": i}``.
@@ -474,7 +482,7 @@ class ExplanationSet(Sequence[Explanation]):
         tables: dict[tuple[str, ...], int] = {}
         explanations = []
         for e in self:
-            d = e.to_dict()
+            d = e.to_dict(precision=precision)
             d["class_names"] = {"ref": tables.setdefault(e.class_names, len(tables))}
             explanations.append(d)
         text = json.dumps({"format": _SET_FORMAT, "class_names": [list(names) for names in tables],
@@ -511,18 +519,22 @@ class ExplanationSet(Sequence[Explanation]):
 
 # -- array codec -------------------------------------------------------------------------------------------
 _CODECS = ("raw", "shuffle-zlib")
-_DTYPES = {"float32": "<f4", "float64": "<f8"}
+_DTYPES = {"float16": "<f2", "float32": "<f4", "float64": "<f8"}
+_PRECISIONS = ("exact", "float32", "float16")
 
 
-def _encode_array(array: np.ndarray) -> list | dict[str, Any]:
-    """A float64 array as a JSON list (small, finite, 1-D) or as base64 of its (compressed) bytes, losslessly."""
+def _encode_array(array: np.ndarray, precision: str = "exact") -> list | dict[str, Any]:
+    """A float64 array as a JSON list (small, finite, 1-D) or as base64 of its (compressed) bytes: losslessly,
+    or rounded to ``precision`` ("float32", "float16") when the caller asks."""
     if array.ndim == 1 and array.size <= _LIST_MAX and np.isfinite(array).all():
         return array.tolist()
     as32 = array.astype("<f4")
     # Bit-exact (NaN payloads and -0.0 included), not merely ==, so float32 storage loses nothing.
     exact = np.array_equal(as32.astype("<f8").view("<u8"), np.ascontiguousarray(array, dtype="<f8").view("<u8"))
-    dtype = "float32" if exact else "float64"
-    raw = np.ascontiguousarray(as32 if exact else array.astype("<f8"))
+    dtype = "float32" if exact or precision == "float32" else "float64"
+    if precision == "float16":
+        dtype = "float16"
+    raw = np.ascontiguousarray(array.astype(_DTYPES[dtype]))
     data, codec = raw.tobytes(), "raw"
     # Byte shuffling groups the (similar) exponent bytes of neighbouring values, which zlib then compresses.
     shuffled = zlib.compress(raw.view(np.uint8).reshape(-1, raw.itemsize).T.tobytes(), 6)
