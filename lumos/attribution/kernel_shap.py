@@ -190,8 +190,10 @@ def _all_pairs(n: int, s: int) -> np.ndarray:
     from itertools import combinations
 
     half = 2 * s == n
-    members = np.array(list(combinations(range(1, n) if half else range(n), s - 1 if half else s)),
-                       dtype=np.int64).reshape(-1, s - 1 if half else s)
+    width = s - 1 if half else s
+    combos = list(combinations(range(1, n) if half else range(n), width))
+    # reshape with an explicit row count: for n = 2 the one pair's member list is empty (width 0)
+    members = np.array(combos, dtype=np.int64).reshape(len(combos), width)
     out = np.zeros((len(members), n), dtype=bool)
     np.put_along_axis(out, members, True, axis=1)
     out[:, 0] |= half

@@ -356,3 +356,18 @@ def test_zoo_efficiency_on_a_long_tweet(tweets_model):
     assert abs(e.convergence_delta) <= 1e-9 * abs(e.output_value - e.base_value)
     assert (e.stderr > 0).all()
     assert e.diagnostics["fraction_evaluated"] == pytest.approx(200 / 2 ** 15)
+
+
+def test_kernel_shap_on_two_features_is_exact():
+    """With two features every coalition is evaluated (the one pair of stratum 1 has no other member), and the
+    values are the exact Shapley values of the game (they used to fail to plan)."""
+    import lumos as _lumos
+
+    def f(rows):
+        x = np.asarray(rows, dtype=float)
+        return np.stack([x[:, 0] + 2 * x[:, 1] + x[:, 0] * x[:, 1], -x[:, 0]], 1)
+
+    adapter = _lumos.CallableAdapter(f, class_names=["a", "b"], output_kind="logits")
+    masker = _lumos.maskers.TabularMasker(np.zeros((1, 2)))
+    e = _lumos.KernelSHAP(adapter, masker=masker).attribute(np.array([1.0, 1.0]), target=0)
+    np.testing.assert_allclose(e.values, [1.5, 2.5], atol=1e-9)  # v(12)=4, v(1)=1, v(2)=2, v(0)=0
