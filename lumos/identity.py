@@ -8,7 +8,7 @@ They identify content, not objects: a copy of a model has the identity of the or
 from __future__ import annotations
 
 import hashlib
-from typing import Mapping
+from typing import Any, Mapping
 
 import torch
 
@@ -77,14 +77,34 @@ def weights_id(module_or_state: torch.nn.Module | Mapping[str, torch.Tensor]) ->
                                f"mapping of names to tensors. Got {type(module_or_state).__name__}.")
     digest = hashlib.sha256()
     for name in sorted(state):
-        tensor = state[name]
-        if not isinstance(tensor, torch.Tensor) or tensor.layout != torch.strided or tensor.is_quantized:
-            raise InvalidTypeError(f"weights_id hashes dense tensors only; the state entry {name!r} is "
-                                   f"{type(tensor).__name__ if not isinstance(tensor, torch.Tensor) else tensor.layout}"
-                                   f"{' (quantized)' if isinstance(tensor, torch.Tensor) and tensor.is_quantized else ''}.")
-        header = f"{name}\0{tensor.dtype}\0{tuple(tensor.shape)}\0".encode()
-        digest.update(len(header).to_bytes(8, "little") + header)
-        # Viewed as bytes, any dtype (bfloat16, bool, ...) hashes without a numpy equivalent.
-        data = tensor.detach().to("cpu").contiguous().reshape(-1).view(torch.uint8)
-        digest.update(data.numpy())
+        for key, tensor in _entries(name, state[name]):
+            header = f"{key}\0{tensor.dtype}\0{tuple(tensor.shape)}\0".encode()
+            digest.update(len(header).to_bytes(8, "little") + header)
+            # Viewed as bytes, any dtype (bfloat16, bool, ...) hashes without a numpy equivalent.
+            data = tensor.detach().to("cpu").contiguous().reshape(-1).view(torch.uint8)
+            digest.update(data.numpy())
     return _short(digest)
+
+
+def _entries(name: str, value: Any) -> list[tuple[str, torch.Tensor]]:
+    """The dense tensors that make up one state entry: the tensor itself; a quantized tensor's integers and
+    quantization parameters; each element of the tuples int8 modules keep their packed weights in; a dtype
+    as its name."""
+    if isinstance(value, torch.Tensor):
+        if value.layout != torch.strided:
+            raise InvalidTypeError(f"weights_id hashes dense tensors only; the state entry {name!r} is "
+                                   f"{value.layout}.")
+        if not value.is_quantized:
+            return [(name, value)]
+        if value.qscheme() in (torch.per_tensor_affine, torch.per_tensor_symmetric):
+            params = torch.tensor([value.q_scale(), float(value.q_zero_point())], dtype=torch.float64)
+        else:
+            params = torch.cat([value.q_per_channel_scales().double(),
+                                value.q_per_channel_zero_points().double()])
+        return [(f"{name}.int_repr", value.int_repr()), (f"{name}.qparams", params)]
+    if isinstance(value, (tuple, list)):
+        return [entry for i, v in enumerate(value) for entry in _entries(f"{name}.{i}", v)]
+    if isinstance(value, torch.dtype) or value is None:
+        return [(f"{name}={value}", torch.zeros(0, dtype=torch.uint8))]
+    raise InvalidTypeError(f"weights_id hashes tensors (and the tuples int8 modules pack them in); the state entry "
+                           f"{name!r} is {type(value).__name__}.")

@@ -97,3 +97,20 @@ def test_explanations_carry_the_model_and_input_ids():
         changed.module.weight[0, 0] += 1.0
     assert changed.model_id != adapter.model_id
     assert lumos.Explanation.from_json(saliency.to_json()) == saliency
+
+
+def test_weights_id_of_an_int8_model():
+    """An int8 (dynamically quantized) model has an identity too: its integer weights, scales and packed
+    biases are hashed, so changing one quantized weight changes it and a copy keeps it."""
+    import copy
+
+    torch.manual_seed(0)
+    model = torch.ao.quantization.quantize_dynamic(torch.nn.Sequential(torch.nn.Linear(4, 3)), {torch.nn.Linear},
+                                                   dtype=torch.qint8)
+    before = weights_id(model)
+    assert before == weights_id(copy.deepcopy(model))
+    weight, bias = model[0]._packed_params._weight_bias()
+    changed = torch.quantize_per_tensor(weight.dequantize() + 0.5, weight.q_scale(), weight.q_zero_point(),
+                                        torch.qint8)
+    model[0].set_weight_bias(changed, bias)
+    assert weights_id(model) != before
