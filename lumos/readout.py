@@ -99,18 +99,19 @@ class Readout:
         return out
 
     # -- application --------------------------------------------------------------------------------
-    def apply(self, outputs: Any, kind: str = "logits") -> Any:
+    def apply(self, outputs: Any, kind: str = "logits", *, dtype: torch.dtype | None = None) -> Any:
         """The readout of ``outputs`` (rows, n_outputs), a torch tensor or numpy array, of the adapter's
-        ``kind`` ("logits" or "probabilities"): shape (rows,), same type, computed in the outputs' dtype."""
+        ``kind`` ("logits" or "probabilities"): shape (rows,), same type, computed in the outputs' dtype or,
+        for a tensor, in ``dtype`` (a logit is gathered first and then converted, so no wide copy is made)."""
         check_choice(kind, "kind", OUTPUT_KINDS, owner="Readout.apply")
-        value = self._gather(outputs, self.target, kind)
+        value = self._gather(outputs, self.target, kind, dtype)
         if self.contrast is not None:
-            value = value - self._gather(outputs, self.contrast, kind)
+            value = value - self._gather(outputs, self.contrast, kind, dtype)
         return value
 
-    def _gather(self, outputs: Any, index: Any, kind: str) -> Any:
+    def _gather(self, outputs: Any, index: Any, kind: str, dtype: torch.dtype | None) -> Any:
         if isinstance(outputs, torch.Tensor):
-            return _gather_torch(outputs, index, self.quantity, kind)
+            return _gather_torch(outputs, index, self.quantity, kind, dtype)
         return _gather_numpy(np.asarray(outputs), index, self.quantity, kind)
 
 
@@ -128,9 +129,14 @@ def _gather_numpy(raw: np.ndarray, index: Any, quantity: str, kind: str) -> np.n
     return np.log(np.clip(raw[rows, index], 1e-12, None))  # log-probability: a logit up to a constant
 
 
-def _gather_torch(raw: torch.Tensor, index: Any, quantity: str, kind: str) -> torch.Tensor:
+def _gather_torch(raw: torch.Tensor, index: Any, quantity: str, kind: str, dtype: torch.dtype | None
+                  ) -> torch.Tensor:
     idx = torch.as_tensor(index, dtype=torch.long).to(raw.device)
     idx = idx.expand(raw.shape[0]) if idx.dim() == 0 else idx
+    if quantity == "logit" and kind == "logits":
+        value = raw.gather(1, idx[:, None]).squeeze(1)
+        return value if dtype is None else value.to(dtype)
+    raw = raw if dtype is None else raw.to(dtype)
     if quantity == "probability":
         raw = torch.softmax(raw, dim=-1) if kind == "logits" else raw
     elif kind == "logits":

@@ -209,8 +209,7 @@ class ModelAdapter(abc.ABC):
             for idx in batches_by_size(examples, batch_size, self.size):
                 raw = self.outputs([examples[i] for i in idx])
                 if readout is not None:  # in float64, as the explained values have always been kept
-                    raw = readout.take(idx).apply(raw.double() if isinstance(raw, torch.Tensor) else raw,
-                                                  self.output_kind)
+                    raw = readout.take(idx).apply(raw, self.output_kind, dtype=torch.float64)
                 elif isinstance(raw, torch.Tensor):
                     raw = raw.float()
                 part = raw.cpu().numpy() if isinstance(raw, torch.Tensor) else np.asarray(raw)
