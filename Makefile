@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/diagnose_credit.py
 	$(BIN)/python bench/gradcam_vs_captum.py
 	$(BIN)/python bench/capture_memory.py
+	$(BIN)/python bench/readout_memory.py
 	$(BIN)/python bench/layer_probes.py
 	$(BIN)/python bench/compression.py
 	$(BIN)/python bench/distillation.py
