@@ -1,7 +1,7 @@
 """What is explained: the readout of a model's output.
 
-A :class:`Readout` names which output is explained (a class, per row; later a token at a position) and as
-which quantity (logit, probability, log-probability), optionally as a contrast ("class A rather than B").
+A :class:`Readout` names which output is explained (a class per row, or a token at a position of a
+sequence output) and as which quantity (logit, probability, log-probability), optionally as a contrast ("class A rather than B").
 It is applied where the model's output is produced (on the model's device, batch by batch), so that only
 the explained numbers are kept: one float per row, whatever the number of classes or the vocabulary size.
 
@@ -64,6 +64,9 @@ class Readout:
         constant), as it has always been in lumos.
     contrast : int or 1-D int array, optional
         A foil: the readout is ``quantity(target) - quantity(contrast)`` ("target rather than contrast").
+    position : int or 1-D int array, optional
+        For sequence outputs (rows, T, n_outputs), e.g. a causal LM's logits: the position read in each row
+        (negative counts from the end: -1 is the last). Required for 3-D outputs, refused for 2-D ones.
 
     A readout of per-row targets is cut to a batch's rows with :meth:`take`.
     """
@@ -71,17 +74,20 @@ class Readout:
     target: Any
     quantity: str = "logit"
     contrast: Any = None
+    position: Any = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "target", _per_row(self.target, "target"))
         if self.target is None:
             raise InvalidArgumentError("The 'target' of a Readout is required (an int or one int per row).")
         object.__setattr__(self, "contrast", _per_row(self.contrast, "contrast"))
+        object.__setattr__(self, "position", _per_row(self.position, "position"))
         check_choice(self.quantity, "quantity", QUANTITIES, owner="Readout")
 
     @property
     def per_row(self) -> bool:
-        return not isinstance(self.target, int) or not isinstance(self.contrast, (int, type(None)))
+        return not isinstance(self.target, int) or any(
+            not isinstance(v, (int, type(None))) for v in (self.contrast, self.position))
 
     def take(self, rows: Sequence[int] | np.ndarray) -> "Readout":
         """The readout of the given rows (a no-op for a readout that is the same on every row)."""
@@ -89,13 +95,14 @@ class Readout:
             return self
         rows = np.asarray(rows, dtype=np.int64)
         pick = (lambda v: v if v is None or isinstance(v, int) else v[rows])
-        return Readout(pick(self.target), self.quantity, pick(self.contrast))
+        return Readout(pick(self.target), self.quantity, pick(self.contrast), pick(self.position))
 
     def params(self) -> dict[str, Any]:
         """A JSON-ready description (the quantity and, when fixed, the target and contrast)."""
         out: dict[str, Any] = {"quantity": self.quantity}
-        if isinstance(self.contrast, int):
-            out["contrast"] = self.contrast
+        for name in ("contrast", "position"):
+            if isinstance(getattr(self, name), int):
+                out[name] = getattr(self, name)
         return out
 
     # -- application --------------------------------------------------------------------------------
@@ -104,10 +111,27 @@ class Readout:
         ``kind`` ("logits" or "probabilities"): shape (rows,), same type, computed in the outputs' dtype or,
         for a tensor, in ``dtype`` (a logit is gathered first and then converted, so no wide copy is made)."""
         check_choice(kind, "kind", OUTPUT_KINDS, owner="Readout.apply")
+        outputs = self._at_position(outputs)
         value = self._gather(outputs, self.target, kind, dtype)
         if self.contrast is not None:
             value = value - self._gather(outputs, self.contrast, kind, dtype)
         return value
+
+    def _at_position(self, outputs: Any) -> Any:
+        """(rows, n_outputs) from sequence outputs (rows, T, n_outputs) at each row's position."""
+        ndim = outputs.dim() if isinstance(outputs, torch.Tensor) else np.ndim(outputs)
+        if ndim == 2 and self.position is None:
+            return outputs
+        if ndim != 3 or self.position is None:
+            raise InvalidArgumentError(f"A Readout reads outputs of shape (rows, n_outputs), or (rows, T, n_outputs) "
+                                       f"with a 'position'. Got {ndim}-D outputs "
+                                       f"{'with' if self.position is not None else 'without'} a position.")
+        n, length = outputs.shape[0], outputs.shape[1]
+        if isinstance(outputs, torch.Tensor):
+            pos = torch.as_tensor(self.position, dtype=torch.long).to(outputs.device).expand(n) % length
+            return outputs[torch.arange(n, device=outputs.device), pos]
+        pos = np.broadcast_to(np.asarray(self.position, dtype=np.int64), (n,)) % length
+        return np.asarray(outputs)[np.arange(n), pos]
 
     def _gather(self, outputs: Any, index: Any, kind: str, dtype: torch.dtype | None) -> Any:
         if isinstance(outputs, torch.Tensor):

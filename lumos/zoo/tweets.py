@@ -185,14 +185,11 @@ def load_encoder():
 def embed(model: MeanPoolClassifier, tokenizer, texts: Sequence[str], *, batch_size: int = 128,
           progress: bool = True) -> torch.Tensor:
     """Mean-pooled embeddings (N, D) of ``texts``; batches are formed by length to limit padding."""
-    from ..engine.progress import track
+    from ..engine import batches_by_size, track
 
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     out = torch.empty(len(texts), model.config.hidden_size)
-    starts = range(0, len(order), batch_size)
     with torch.inference_mode():
-        for start in track(starts, description="Embedding tweets", enabled=progress):
-            idx = order[start:start + batch_size]
+        for idx in track(list(batches_by_size(texts, batch_size)), description="Embedding tweets", enabled=progress):
             enc = tokenizer([texts[i] for i in idx], padding=True, truncation=True, max_length=128,
                             return_tensors="pt")
             out[idx] = model.pool(enc["input_ids"], enc["attention_mask"]).float()

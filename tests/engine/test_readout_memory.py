@@ -106,3 +106,19 @@ def test_readout_contrast_and_errors():
         Readout(0, quantity="margin")
     with pytest.raises(lumos.InvalidArgumentError, match="'target' of a Readout"):
         Readout([0.5])
+
+
+def test_readout_at_a_position_of_sequence_outputs():
+    """For (rows, T, V) outputs (a causal LM's logits) the readout reads each row's position (negative from the
+    end), in torch and numpy alike, and a position is required there and refused for 2-D outputs."""
+    logits = np.random.default_rng(0).normal(size=(3, 5, 7))
+    r = Readout(target=np.array([1, 2, 3]), position=np.array([0, -1, 2]), quantity="log_probability")
+    z = logits[[0, 1, 2], [0, 4, 2]]
+    expected = z[np.arange(3), [1, 2, 3]] - np.log(np.exp(z).sum(1))
+    np.testing.assert_allclose(r.apply(logits), expected, rtol=1e-12)
+    np.testing.assert_allclose(r.apply(torch.tensor(logits)).numpy(), expected, rtol=1e-12)
+    np.testing.assert_allclose(r.take([2, 0]).apply(logits[[2, 0]]), expected[[2, 0]], rtol=1e-12)
+    with pytest.raises(lumos.InvalidArgumentError, match="with a 'position'. Got 3-D outputs without a position"):
+        Readout(0).apply(logits)
+    with pytest.raises(lumos.InvalidArgumentError, match="Got 2-D outputs with a position"):
+        Readout(0, position=-1).apply(logits[:, 0])
