@@ -114,3 +114,20 @@ def test_weights_id_of_an_int8_model():
                                         torch.qint8)
     model[0].set_weight_bias(changed, bias)
     assert weights_id(model) != before
+
+
+def test_changed_models_get_new_ids():
+    """A compressed copy carries the id of its own weights; the original keeps its id."""
+    import numpy as np
+    import torch
+
+    import lumos
+    from lumos.models import TabularTorchAdapter
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+    adapter = TabularTorchAdapter(net, class_names=["a", "b"], background=np.zeros((1, 4)))
+    original = adapter.model_id
+    pruned = lumos.compression.prune_magnitude(adapter, 0.5)
+    assert pruned.model_id != original and adapter.model_id == original
+    assert pruned.model_id == weights_id(pruned.module)

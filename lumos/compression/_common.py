@@ -94,6 +94,7 @@ def record(adapter: ModelAdapter, step: dict[str, Any]) -> ModelAdapter:
     module = adapter.module
     if isinstance(module, nn.Module):
         module.eval()
+    adapter.forget_model_id()  # the step changed the weights
     return adapter
 
 

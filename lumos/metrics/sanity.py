@@ -180,6 +180,7 @@ def model_randomization(method: Any, inputs: Any, *, target: Any = None, layers:
     for s, (_, names) in enumerate(track(groups, description=f"Randomizing ({method.name})",
                                          enabled=progress)):
         _randomize(clone.module, names, generator)
+        clone.forget_model_id()  # each randomized copy is another model
         after = list(randomized.attribute(examples, target=targets))
         for i, (e, p) in enumerate(zip(after, prepared)):
             a = _values(e, p)
