@@ -366,9 +366,7 @@ class PerturbationMethod(Method):
         head_idx, body_idx = job.head, job.body
         head = self.executor.run([job.rows[i] for i in head_idx], description=name)
         targets = self._chosen(job, head)
-        per_row = np.empty(len(job.rows), dtype=np.int64)
-        for i, (start, end) in enumerate(zip(job.bounds[:-1], job.bounds[1:])):
-            per_row[start:end] = targets[i]
+        per_row = np.repeat(np.asarray(targets, dtype=np.int64), np.diff(job.bounds))  # each example's target
         values = np.empty(len(job.rows), dtype=np.float64)
         values[head_idx] = Readout(per_row[head_idx], self.output).apply(head, self.adapter.output_kind)
         if body_idx:

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from ..engine.batching import batches_by_size
-from ..errors import InvalidArgumentError, UnsupportedModelError
+from ..errors import InvalidArgumentError, UnsupportedModelError, check_choice
 from ..identity import input_id, weights_id
 from ..readout import Readout, softmax
 
@@ -168,6 +168,8 @@ class ModelAdapter(abc.ABC):
         """This adapter, when it has what ``owner`` needs (a ``modality``, a torch ``module``, transformer
         ``layers``, a ``tokenizer``); otherwise an :class:`~lumos.errors.UnsupportedModelError` that says
         what is missing."""
+        if modality is not None:
+            check_choice(modality, "modality", MODALITIES, owner="ModelAdapter.require")
         what = f"the {type(self).__name__} for {self.name!r}"
         if (module or layers) and self.module is None:
             raise UnsupportedModelError(f"{owner} needs a PyTorch model; {what} holds none.")

@@ -283,3 +283,20 @@ def test_local_directory_integrated_gradients_are_complete(hf_dir):
         assert e.target_label == "praise"
         assert abs(gap) > 0.05
         assert abs(e.values.sum() - gap) <= 0.01 * abs(gap)
+
+
+def test_require_names_what_is_missing():
+    """require() returns the adapter when it has what is asked, names the missing capability otherwise, and
+    refuses a modality that does not exist."""
+    from lumos.models import TorchAdapter
+
+    adapter = TorchAdapter(torch.nn.Linear(3, 2))
+    assert adapter.require("M", modality="tensor", module=True) is adapter
+    with pytest.raises(lumos.UnsupportedModelError, match="M needs a transformer with attention layers"):
+        adapter.require("M", layers=True)
+    with pytest.raises(lumos.UnsupportedModelError, match="M needs an image model; .* on tensor inputs"):
+        adapter.require("M", modality="image")
+    with pytest.raises(lumos.UnsupportedModelError, match="M needs a text model with a tokenizer"):
+        adapter.require("M", tokenizer=True)
+    with pytest.raises(lumos.InvalidArgumentError, match="'modality' parameter of ModelAdapter.require"):
+        adapter.require("M", modality="video")
