@@ -158,6 +158,21 @@ def _labels(value: Sequence) -> tuple[str, ...] | Grid:
     return value if isinstance(value, Grid) else tuple(str(f) for f in value)
 
 
+def _scalar_or_rows(value: Any, name: str, targets: tuple[str, ...] | None) -> float | np.ndarray | None:
+    """A float, or (2-D values only) one float per target row as a read-only array."""
+    if value is None or isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool):
+        return None if value is None else float(value)
+    array = np.array(value, dtype=np.float64)
+    if array.ndim == 0:
+        return float(array)
+    if targets is None or array.shape != (len(targets),):
+        raise InvalidArgumentError(
+            f"The '{name}' of an Explanation must be a number or, with 2-D values, one number per target row "
+            f"({0 if targets is None else len(targets)}). Got shape {array.shape}.")
+    array.setflags(write=False)
+    return array
+
+
 def _str_or_none(value: Any, name: str) -> str | None:
     if value is not None and not isinstance(value, str):
         raise InvalidTypeError(f"The '{name}' of an Explanation must be a str or None. Got {type(value).__name__}.")
@@ -184,13 +199,14 @@ class Explanation:
         Names of the classes, in the model's order.
     method : str
         Registry name of the method; ``params`` holds its settings.
-    output : {"logit", "probability"}
+    output : {"logit", "probability", "log_probability"}
         The quantity explained, for class ``target``; ``output_value`` is its value at the input.
     base_value : float or None
         The explained quantity at the baseline, where the method has one.
     convergence_delta : float or None
         ``sum(values) - (output_value - base_value)`` for methods that promise completeness
-        (Integrated Gradients); ``None`` otherwise.
+        (Integrated Gradients); ``None`` otherwise. With 2-D values, ``output_value``, ``base_value`` and
+        ``convergence_delta`` may each hold one value per target row (an array of shape (n_targets,)).
     stderr : ndarray of the shape of ``values``, or None
         Standard error of each value, for stochastic methods.
     diagnostics : dict of str to float
@@ -211,6 +227,15 @@ class Explanation:
         Identity of the model's weights (:func:`lumos.identity.weights_id`); None when unknown.
     input_id : str or None
         Identity of the input's content (:func:`lumos.identity.input_id`); None when unknown.
+    target_positions : tuple of int or None
+        The causal mask of a sequence explanation: for each target row, the position on the feature axis of
+        that row's own token; only the features before it are its sources (the values at and after it are
+        zero). None where every feature is a source of every row.
+
+    A generation is explained as 2-D values: one row per generated token (``targets``, also its
+    ``class_names``, with the model's probability of each token as ``prediction``), one column per source
+    (the tokens of the prompt and of the continuation, or the prompt's words or sentences). :meth:`row` gives
+    the ordinary 1-D explanation of one generated token, cut to its sources.
     """
 
     values: np.ndarray
@@ -234,6 +259,7 @@ class Explanation:
     targets: tuple[str, ...] | None = None
     model_id: str | None = None
     input_id: str | None = None
+    target_positions: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -248,6 +274,10 @@ class Explanation:
         set_(self, "params", dict(self.params))
         set_(self, "diagnostics", dict(self.diagnostics))
         set_(self, "target", int(self.target))
+        set_(self, "target_positions", None if self.target_positions is None
+             else tuple(int(p) for p in self.target_positions))
+        for name in ("output_value", "base_value", "convergence_delta"):
+            set_(self, name, _scalar_or_rows(getattr(self, name), name, self.targets))
         set_(self, "model_id", _str_or_none(self.model_id, "model_id"))
         set_(self, "input_id", _str_or_none(self.input_id, "input_id"))
         n = len(self.features)
@@ -275,6 +305,12 @@ class Explanation:
             )
         if self.word_index is not None and len(self.word_index) != n:
             raise InvalidArgumentError("The 'word_index' of an Explanation must have one entry per feature.")
+        if self.target_positions is not None and (
+                self.targets is None or len(self.target_positions) != len(self.targets)
+                or not all(0 < p <= n for p in self.target_positions)):
+            raise InvalidArgumentError(
+                f"The 'target_positions' of an Explanation must hold one feature position in [1, {n}] per target "
+                f"row ({0 if self.targets is None else len(self.targets)}). Got {self.target_positions}.")
 
     # -- views -------------------------------------------------------------------------------------
     @property
@@ -319,10 +355,22 @@ class Explanation:
         order = np.argsort(-np.abs(self.values), kind="stable")[:k]
         return [(self.features[i], float(self.values[i])) for i in order]
 
+    @property
+    def source_mask(self) -> np.ndarray:
+        """Boolean (n_targets, n_features): which features are sources of each row (all True without
+        ``target_positions``); for 1-D values, (n_features,) of True."""
+        n = len(self.features)
+        if self.target_positions is None:
+            return np.ones(self.values.shape, dtype=bool)
+        return np.arange(n)[None, :] < np.asarray(self.target_positions)[:, None]
+
     def row(self, target: int | str) -> "Explanation":
         """The 1-D explanation of one row of 2-D values, chosen by position or by its label in ``targets``.
 
-        Everything but ``values``, ``stderr``, ``axes`` and ``targets`` is shared with this explanation.
+        Everything but ``values``, ``stderr``, ``axes`` and ``targets`` is shared with this explanation; the
+        per-row ``output_value``, ``base_value`` and ``convergence_delta`` are that row's. When the rows are
+        the classes (a generation), the row's ``target`` is its own index. With ``target_positions``, the
+        features are cut to the row's sources (the tokens before its own).
         """
         if self.targets is None:
             raise InvalidArgumentError("Explanation.row needs an explanation with 'targets' (2-D values); "
@@ -335,8 +383,21 @@ class Explanation:
         else:
             i = check_int(int(target) if isinstance(target, np.integer) else target, "target",
                           owner="Explanation.row", minimum=-len(self.targets), maximum=len(self.targets) - 1)
-        return replace(self, values=self.values[i], stderr=None if self.stderr is None else self.stderr[i],
-                       axes=None, targets=None)
+        pick = (lambda v: float(v[i]) if isinstance(v, np.ndarray) else v)
+        changes: dict[str, Any] = dict(
+            values=self.values[i], stderr=None if self.stderr is None else self.stderr[i], axes=None, targets=None,
+            target_positions=None, output_value=pick(self.output_value), base_value=pick(self.base_value),
+            convergence_delta=pick(self.convergence_delta))
+        if self.class_names == self.targets:
+            changes["target"] = i % len(self.targets)
+        if self.target_positions is not None:
+            end = self.target_positions[i]
+            changes.update(values=self.values[i, :end], features=tuple(self.features[:end]),
+                           stderr=None if self.stderr is None else self.stderr[i, :end])
+            if self.word_index is not None and self.words is not None:
+                kept = self.word_index[:end]
+                changes.update(word_index=kept, words=self.words[: max(kept) + 1] if kept else ())
+        return replace(self, **changes)
 
     # -- equality and serialisation ----------------------------------------------------------------
     def __eq__(self, other: object) -> bool:
@@ -405,6 +466,9 @@ class Explanation:
         else:
             for name in ("values", "prediction", "stderr"):
                 if kwargs.get(name) is not None:
+                    kwargs[name] = _decode_array(kwargs[name], name)
+            for name in ("output_value", "base_value", "convergence_delta"):  # one per target row, or a number
+                if isinstance(kwargs.get(name), (list, Mapping)):
                     kwargs[name] = _decode_array(kwargs[name], name)
             features = kwargs.get("features")
             if isinstance(features, Mapping):

@@ -37,6 +37,10 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
+def _ndim(value: Any) -> int:
+    return value.dim() if isinstance(value, torch.Tensor) else np.ndim(value)
+
+
 def _per_row(value: Any, name: str) -> np.ndarray | int | None:
     if value is None:
         return None
@@ -44,10 +48,12 @@ def _per_row(value: Any, name: str) -> np.ndarray | int | None:
         return int(value)
     if isinstance(value, torch.Tensor) and value.dim() == 1 and not value.is_floating_point():
         return value.long()  # kept on its device: the gradient path reads targets there
+    if isinstance(value, torch.Tensor) and value.dim() == 2 and not value.is_floating_point():
+        return value.long()
     array = np.asarray(value)
-    if array.ndim != 1 or not np.issubdtype(array.dtype, np.integer):
-        raise InvalidArgumentError(f"The '{name}' of a Readout must be an int or a 1-D integer array (one per row). "
-                                   f"Got {value!r}.")
+    if array.ndim not in (1, 2) or not np.issubdtype(array.dtype, np.integer):
+        raise InvalidArgumentError(f"The '{name}' of a Readout must be an int, a 1-D integer array (one per row) or "
+                                   f"a 2-D one (rows, K: K readouts per row). Got {value!r}.")
     return array.astype(np.int64)
 
 
@@ -68,6 +74,9 @@ class Readout:
         For sequence outputs (rows, T, n_outputs), e.g. a causal LM's logits: the position read in each row
         (negative counts from the end: -1 is the last). Required for 3-D outputs, refused for 2-D ones.
 
+    Several readouts per row (every generated token of a sequence, read at its own position) are 2-D arrays
+    (rows, K) of targets (and positions, contrasts): the readout of (rows, T, n_outputs) outputs is then
+    (rows, K). Outputs already taken at the K positions, (rows, K, n_outputs), are read without a position.
     A readout of per-row targets is cut to a batch's rows with :meth:`take`.
     """
 
@@ -89,13 +98,23 @@ class Readout:
         return not isinstance(self.target, int) or any(
             not isinstance(v, (int, type(None))) for v in (self.contrast, self.position))
 
+    @property
+    def several(self) -> bool:
+        """Whether each row has several readouts (2-D targets (rows, K))."""
+        return _ndim(self.target) == 2
+
     def take(self, rows: Sequence[int] | np.ndarray) -> "Readout":
         """The readout of the given rows (a no-op for a readout that is the same on every row)."""
         if not self.per_row:
             return self
         rows = np.asarray(rows, dtype=np.int64)
-        pick = (lambda v: v if v is None or isinstance(v, int) else v[rows])
+        pick = (lambda v: v if v is None or isinstance(v, int) else v[torch.as_tensor(rows, device=v.device)]
+                if isinstance(v, torch.Tensor) else v[rows])
         return Readout(pick(self.target), self.quantity, pick(self.contrast), pick(self.position))
+
+    def without_position(self) -> "Readout":
+        """The same readout for outputs already taken at its positions ((rows, n_outputs) or (rows, K, n_outputs))."""
+        return Readout(self.target, self.quantity, self.contrast)
 
     def params(self) -> dict[str, Any]:
         """A JSON-ready description (the quantity and, when fixed, the target and contrast)."""
@@ -109,7 +128,9 @@ class Readout:
     def apply(self, outputs: Any, kind: str = "logits", *, dtype: torch.dtype | None = None) -> Any:
         """The readout of ``outputs`` (rows, n_outputs), a torch tensor or numpy array, of the adapter's
         ``kind`` ("logits" or "probabilities"): shape (rows,), same type, computed in the outputs' dtype or,
-        for a tensor, in ``dtype`` (a logit is gathered first and then converted, so no wide copy is made)."""
+        for a tensor, in ``dtype`` (a logit is gathered first and then converted, so no wide copy is made).
+        With K readouts per row (2-D targets): (rows, K) from outputs (rows, K, n_outputs), or from sequence
+        outputs (rows, T, n_outputs) at 2-D positions."""
         check_choice(kind, "kind", OUTPUT_KINDS, owner="Readout.apply")
         outputs = self._at_position(outputs)
         value = self._gather(outputs, self.target, kind, dtype)
@@ -122,11 +143,19 @@ class Readout:
         ndim = outputs.dim() if isinstance(outputs, torch.Tensor) else np.ndim(outputs)
         if ndim == 2 and self.position is None:
             return outputs
+        if ndim == 3 and self.position is None and _ndim(self.target) == 2:
+            return outputs  # (rows, K, n_outputs): already at the K positions
         if ndim != 3 or self.position is None:
             raise InvalidArgumentError(f"A Readout reads outputs of shape (rows, n_outputs), or (rows, T, n_outputs) "
                                        f"with a 'position'. Got {ndim}-D outputs "
                                        f"{'with' if self.position is not None else 'without'} a position.")
         n, length = outputs.shape[0], outputs.shape[1]
+        if _ndim(self.position) == 2:  # K positions per row: (rows, K, n_outputs)
+            if isinstance(outputs, torch.Tensor):
+                pos = torch.as_tensor(self.position, dtype=torch.long).to(outputs.device) % length
+                return outputs.gather(1, pos[..., None].expand(-1, -1, outputs.shape[-1]))
+            pos = np.asarray(self.position) % length
+            return np.asarray(outputs)[np.arange(n)[:, None], pos]
         if isinstance(outputs, torch.Tensor):
             pos = torch.as_tensor(self.position, dtype=torch.long).to(outputs.device).expand(n) % length
             return outputs[torch.arange(n, device=outputs.device), pos]
@@ -140,8 +169,12 @@ class Readout:
 
 
 def _gather_numpy(raw: np.ndarray, index: Any, quantity: str, kind: str) -> np.ndarray:
-    rows = np.arange(len(raw))
     index = index.cpu().numpy() if isinstance(index, torch.Tensor) else index
+    if raw.ndim == 3:  # (rows, K, n_outputs) with (rows, K) indices: each of the K readouts as a row of its own
+        n, k = raw.shape[:2]
+        return _gather_numpy(raw.reshape(n * k, -1), np.broadcast_to(index, (n, k)).reshape(-1), quantity,
+                             kind).reshape(n, k)
+    rows = np.arange(len(raw))
     if quantity == "probability":
         probs = softmax(raw) if kind == "logits" else raw
         return probs[rows, index]
@@ -156,6 +189,9 @@ def _gather_numpy(raw: np.ndarray, index: Any, quantity: str, kind: str) -> np.n
 def _gather_torch(raw: torch.Tensor, index: Any, quantity: str, kind: str, dtype: torch.dtype | None
                   ) -> torch.Tensor:
     idx = torch.as_tensor(index, dtype=torch.long).to(raw.device)
+    if raw.dim() == 3:  # (rows, K, n_outputs) with (rows, K) indices
+        n, k = raw.shape[:2]
+        return _gather_torch(raw.reshape(n * k, -1), idx.expand(n, k).reshape(-1), quantity, kind, dtype).view(n, k)
     idx = idx.expand(raw.shape[0]) if idx.dim() == 0 else idx
     if quantity == "logit" and kind == "logits":
         value = raw.gather(1, idx[:, None]).squeeze(1)

@@ -74,22 +74,38 @@ class AttentionMethod(EncodedMethod):
 
     def attribute_tensor(self, score: Score, x: torch.Tensor, x0: torch.Tensor, targets: torch.Tensor
                          ) -> torch.Tensor:
+        return self._attention_values(score, x, targets, [self.query])[0]
+
+    def attribute_rows(self, score: Score, x: torch.Tensor, x0: torch.Tensor, targets: torch.Tensor,
+                       queries: torch.Tensor) -> torch.Tensor:
+        """(K, B, T): for a causal language model, readout k is traced from its query position (the position
+        whose logits predict generated token k); the causal attention matrices keep later tokens at zero."""
+        return torch.stack(self._attention_values(score, x, targets, [int(q) for q in queries.tolist()]))
+
+    def _attention_values(self, score: Score, x: torch.Tensor, targets: torch.Tensor,
+                          queries: list) -> list[torch.Tensor]:
+        """One (B, T) tensor of values per query; with several readouts per row (targets (B, K)), query k
+        goes with readout k (its gradient, for attention x gradient)."""
         rows = torch.arange(x.shape[0], device=x.device)
         with capture(self.adapter, "layers.*.attention.probs", detach=not self.needs_gradient) as cap, \
                 torch.set_grad_enabled(self.needs_gradient):
             out = score(x.detach().requires_grad_(self.needs_gradient), rows, targets)
         names = [f"layers.{i}.attention.probs" for i in range(self.n_layers)]
         probs = [cap[name] for name in names]  # each (B, H, T', T')
-        grads = None
-        if self.needs_gradient:
-            grads = torch.autograd.grad(out.sum(), probs)
-            grads = torch.stack([g.detach() for g in grads], 1).double().cpu().numpy()  # (B, L, H, T', T')
-        stack = torch.stack([p.detach() for p in probs], 1).double().cpu().numpy()
+        stack = torch.stack([p.detach() for p in probs], 1).double().cpu().numpy()  # (B, L, H, T', T')
         mask = score.encoded.extras["attention_mask"]
-        result = torch.zeros(x.shape[:2], dtype=torch.float64)
-        for b in range(x.shape[0]):
-            real = mask[b, : x.shape[1]].nonzero().squeeze(1).cpu().numpy()  # attended positions
-            keep = np.ix_(range(stack.shape[1]), range(stack.shape[2]), real, real)
-            g = None if grads is None else grads[b][keep]
-            result[b, real] = torch.from_numpy(self.values(stack[b][keep], query_weights(len(real), self.query), g))
-        return result
+        results = []
+        for k, query in enumerate(queries):
+            grads = None
+            if self.needs_gradient:
+                readout = out if out.dim() == 1 else out[:, k]
+                grads = torch.autograd.grad(readout.sum(), probs, retain_graph=k + 1 < len(queries))
+                grads = torch.stack([g.detach() for g in grads], 1).double().cpu().numpy()  # (B, L, H, T', T')
+            result = torch.zeros(x.shape[:2], dtype=torch.float64)
+            for b in range(x.shape[0]):
+                real = mask[b, : x.shape[1]].nonzero().squeeze(1).cpu().numpy()  # attended positions
+                keep = np.ix_(range(stack.shape[1]), range(stack.shape[2]), real, real)
+                g = None if grads is None else grads[b][keep]
+                result[b, real] = torch.from_numpy(self.values(stack[b][keep], query_weights(len(real), query), g))
+            results.append(result)
+        return results

@@ -21,6 +21,9 @@ from ..models import GradientAdapter, ModelAdapter, as_adapter
 from ..models.base import Encoded, FeatureInfo
 from ..readout import QUANTITIES, Readout, softmax
 
+#: What gradient methods attribute a generated token to: every earlier token, or the prompt's only.
+SOURCES = ("all", "prompt")
+
 __all__ = ["Method", "EncodedMethod", "GradientMethod", "PerturbationMethod", "PerturbationJob", "Estimate", "Score",
            "resolve_targets"]
 
@@ -58,21 +61,34 @@ class Score:
     """The explained quantity for a batch of rows: the readout (the target's logit, probability, ...) of the
     adapter's forward pass, applied where the logits are produced.
 
-    Calling it runs the adapter's forward on ``x`` (rows, T, ...) and returns shape (rows,).
+    Calling it runs the adapter's forward on ``x`` (rows, T, ...) and returns shape (rows,), or (rows, K) for
+    K readouts per row (``targets`` of shape (rows, K): every generated token of a sequence, read at the
+    positions the encoded batch's ``extras["positions"]`` name).
+
+    Parameters
+    ----------
+    contrast : Tensor of shape (B, K), optional
+        Foils per example: each readout is ``output(target) - output(contrast)``.
+    total : bool, default False
+        Sum the K readouts of each row into one, (rows, 1): the log-probability of a whole continuation.
     """
 
     def __init__(self, adapter: GradientAdapter, encoded: Encoded, output: str,
-                 fingerprints: Sequence[bytes] = ()) -> None:
+                 fingerprints: Sequence[bytes] = (), *, contrast: torch.Tensor | None = None,
+                 total: bool = False) -> None:
         self.adapter, self.encoded, self.output = adapter, encoded, output
         #: The content of each of the batch's examples (``adapter.fingerprint``); per-example randomness is
         #: seeded by it, so an example's values do not depend on what it is batched with.
         self.fingerprints = tuple(fingerprints)
+        self.contrast, self.total = contrast, total
         self.n_evals = 0
 
     def __call__(self, x: torch.Tensor, rows: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        logits = self.adapter.forward(*self.encoded.take(x, rows))  # (rows, C)
+        logits = self.adapter.forward(*self.encoded.take(x, rows))  # (rows, C) or (rows, K, C)
         self.n_evals += x.shape[0]
-        return Readout(targets, self.output).apply(logits)
+        contrast = None if self.contrast is None else self.contrast[rows]
+        out = Readout(targets, self.output, contrast).apply(logits)
+        return out.sum(1, keepdim=True) if self.total else out
 
 
 class EncodedMethod(Method):
@@ -87,8 +103,16 @@ class EncodedMethod(Method):
         Anything :func:`lumos.as_adapter` accepts, as long as it is differentiable.
     baseline : str, default: the adapter's first kind ("pad" for text, "zero" for tensors)
         Reference input for methods that use one.
-    output : {"logit", "probability", "log_probability"}, default "logit"
-        What is explained for the target class (the quantity of the :class:`~lumos.readout.Readout`).
+    output : {"logit", "probability", "log_probability"}, optional
+        What is explained for the target class (the quantity of the :class:`~lumos.readout.Readout`); default
+        "logit", and "log_probability" for causal language models.
+    contrast : class or token, optional
+        A foil: explain ``output(target) - output(contrast)`` ("the target rather than the contrast"). For a
+        classifier a class index or name; for a causal language model a token (a text that is exactly one
+        token, or a token id), compared with every explained generated token.
+    sources : {"all", "prompt"}, default "all"
+        Causal language models only: attribute each generated token to every earlier token (prompt and
+        continuation), or to the prompt's tokens only (the continuation stays as generated).
     batch_size : int, default 16
         Examples prepared together (rows per forward/backward pass are set per method).
     progress : bool or None, default None
@@ -97,13 +121,17 @@ class EncodedMethod(Method):
 
     uses_baseline: ClassVar[bool] = False
 
-    def __init__(self, model: Any, *, baseline: str | None = None, output: str = "logit",
-                 batch_size: int = 16, progress: bool | None = None) -> None:
+    def __init__(self, model: Any, *, baseline: str | None = None, output: str | None = None,
+                 contrast: Any = None, sources: str = "all", batch_size: int = 16,
+                 progress: bool | None = None) -> None:
         owner = type(self).__name__
         self.adapter = as_adapter(model).require_gradients(owner)
         self.baseline = (check_choice(baseline, "baseline", self.adapter.baseline_kinds, owner=owner)
                          if baseline is not None else self.adapter.baseline_kinds[0])
-        self.output = check_choice(output, "output", QUANTITIES, owner=owner)
+        self.output = check_choice(output if output is not None else _default_output(self.adapter), "output",
+                                   QUANTITIES, owner=owner)
+        self.contrast = _check_contrast(self.adapter, contrast, owner)
+        self.sources = check_choice(sources, "sources", SOURCES, owner=owner)
         self.batch_size = check_int(batch_size, "batch_size", owner=owner, minimum=1)
         self.progress = progress
 
@@ -111,6 +139,8 @@ class EncodedMethod(Method):
         out: dict[str, Any] = {"output": self.output}
         if self.uses_baseline:
             out["baseline"] = self.baseline
+        if self.contrast is not None:
+            out["contrast"] = self.contrast
         return out
 
     # -- the mathematics, per subclass ----------------------------------------------------------------
@@ -123,6 +153,13 @@ class EncodedMethod(Method):
     #: Whether the method promises completeness (sum of attributions = f(x) - f(baseline)).
     complete: ClassVar[bool] = False
 
+    def attribute_rows(self, score: Score, x: torch.Tensor, x0: torch.Tensor, targets: torch.Tensor,
+                       queries: torch.Tensor) -> torch.Tensor:
+        """Attribution (K, B, T, ...) of K readouts per example (``targets`` (B, K)), each read at its query
+        position (``queries`` (K,): the position whose output is read). Gradient methods need no query: the
+        score's K readouts give K gradients."""
+        return self.attribute_tensor(score, x, x0, targets)
+
     def per_feature(self, attribution: torch.Tensor, encoded: Encoded) -> tuple[torch.Tensor, list[FeatureInfo]]:
         """One value per position (B, T) from :meth:`attribute_tensor`'s output, and each example's features:
         by default the adapter's reduction (a sum over every axis beyond the feature axis) and features."""
@@ -131,8 +168,14 @@ class EncodedMethod(Method):
     # -- shared work ----------------------------------------------------------------------------------
     def attribute(self, inputs: Any, target: Any = None) -> Explanation | ExplanationSet:
         """Explain ``inputs`` (one input, or a list) for ``target`` (class index or name, one per input, or
-        None for the predicted class)."""
+        None for the predicted class). For a causal language model, inputs are Generations (or prompts,
+        continued greedily) and ``target`` chooses generated tokens (see :mod:`lumos.attribution.sequence`)."""
         examples, single = self.adapter.split_inputs(inputs)
+        if self.adapter.task == "causal_lm":
+            from .sequence import explain_generations
+
+            explanations = explain_generations(self, examples, target)
+            return explanations[0] if single else ExplanationSet(explanations)
         targets = resolve_targets(self.adapter, target, len(examples), type(self).__name__)
         # Batch examples of similar size together (less padding), then restore the caller's order.
         batches = list(batches_by_size(examples, self.batch_size, self.adapter.size))
@@ -149,7 +192,8 @@ class EncodedMethod(Method):
         encoded = adapter.encode(examples)
         x = encoded.x
         x0 = adapter.baseline(encoded, self.baseline) if self.uses_baseline else torch.zeros_like(x)
-        score = Score(adapter, encoded, self.output, [adapter.fingerprint(e) for e in examples])
+        foil = None if self.contrast is None else torch.full((len(examples),), self.contrast, device=x.device)
+        score = Score(adapter, encoded, self.output, [adapter.fingerprint(e) for e in examples], contrast=foil)
         rows = torch.arange(len(examples), device=x.device)
         # One pass gives the predictions, the default targets and, with a baseline, both ends of the path.
         ends, end_rows = (torch.cat([x, x0]), torch.cat([rows, rows])) if self.uses_baseline else (x, rows)
@@ -161,7 +205,7 @@ class EncodedMethod(Method):
         probs = torch.softmax(logits[: len(examples)], dim=-1)
         chosen = torch.tensor([p if t is None else t for t, p in zip(targets, probs.argmax(1).tolist())],
                               device=x.device)
-        readout = Readout(chosen, self.output)
+        readout = Readout(chosen, self.output, foil)
         f_x, f_x0 = readout.apply(logits[: len(examples)]), readout.apply(logits[len(examples):])
 
         attribution = self.attribute_tensor(score, x, x0, chosen).detach()
@@ -191,11 +235,19 @@ class GradientMethod(EncodedMethod):
 
 
 def gradient(score: Score, x: torch.Tensor, rows: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """d score / d x for a batch of rows (x is not modified)."""
+    """d score / d x for a batch of rows (x is not modified): shape ``x.shape``, or (K, *x.shape) when the
+    score has K readouts per row (one gradient per readout, from one forward pass and one batched backward
+    pass: a vector-Jacobian product per readout, vectorised)."""
     with torch.enable_grad():
         x = x.detach().requires_grad_(True)
         out = score(x, rows, targets)
-        (grad,) = torch.autograd.grad(out.sum(), x)
+        if out.dim() == 1:
+            (grad,) = torch.autograd.grad(out.sum(), x)
+            return grad
+        k = out.shape[1]
+        # grad_outputs[j] selects readout j of every row: (K, rows, K).
+        select = torch.eye(k, dtype=out.dtype, device=out.device)[:, None, :].expand(k, out.shape[0], k)
+        (grad,) = torch.autograd.grad(out, x, grad_outputs=select, is_grads_batched=True)
     return grad
 
 
@@ -291,14 +343,15 @@ class PerturbationMethod(Method):
     #: Whether the values sum to v(all) - v(none) by construction (efficiency / completeness).
     complete: ClassVar[bool] = False
 
-    def __init__(self, model: Any, *, masker: Any = None, output: str | None = None, batch_size: int = 64,
-                 seed: int = 0, progress: bool | None = None, executor: Batcher | None = None) -> None:
+    def __init__(self, model: Any, *, masker: Any = None, output: str | None = None, contrast: Any = None,
+                 batch_size: int = 64, seed: int = 0, progress: bool | None = None,
+                 executor: Batcher | None = None) -> None:
         owner = type(self).__name__
         self.adapter = as_adapter(model)
         self.masker = masker if masker is not None else self.adapter.default_masker()
-        default_output = "logit" if self.adapter.output_kind == "logits" else "probability"
-        self.output = check_choice(output if output is not None else default_output, "output", QUANTITIES,
-                                   owner=owner)
+        self.output = check_choice(output if output is not None else _default_output(self.adapter), "output",
+                                   QUANTITIES, owner=owner)
+        self.contrast = _check_contrast(self.adapter, contrast, owner)
         self.batch_size = check_int(batch_size, "batch_size", owner=owner, minimum=1)
         self.seed = check_int(seed, "seed", owner=owner, minimum=0)
         self.progress = progress
@@ -306,7 +359,10 @@ class PerturbationMethod(Method):
                                                                       progress=progress)
 
     def params(self) -> dict[str, Any]:
-        return {"output": self.output, "seed": self.seed}
+        out: dict[str, Any] = {"output": self.output, "seed": self.seed}
+        if self.contrast is not None:
+            out["contrast"] = self.contrast
+        return out
 
     def with_adapter(self, adapter: ModelAdapter) -> "PerturbationMethod":
         clone = super().with_adapter(adapter)
@@ -328,8 +384,14 @@ class PerturbationMethod(Method):
     # -- shared work: plan, run, estimate -------------------------------------------------------------
     def attribute(self, inputs: Any, target: Any = None) -> Explanation | ExplanationSet:
         """Explain ``inputs`` (one input, or a list) for ``target`` (class index or name, one per input, or
-        None for the predicted class)."""
+        None for the predicted class). For a causal language model, inputs are Generations (or prompts,
+        continued greedily) and ``target`` chooses generated tokens (see :mod:`lumos.attribution.sequence`)."""
         examples, single = self.adapter.split_inputs(inputs)
+        if self.adapter.task == "causal_lm":
+            from .sequence import explain_generations
+
+            explanations = explain_generations(self, examples, target)
+            return explanations[0] if single else ExplanationSet(explanations)
         job = self.plan_job(examples, resolve_targets(self.adapter, target, len(examples), type(self).__name__))
         before = (self.executor.n_evals, self.executor.seconds)
         head, values = self.run_job(job)
@@ -368,10 +430,11 @@ class PerturbationMethod(Method):
         targets = self._chosen(job, head)
         per_row = np.repeat(np.asarray(targets, dtype=np.int64), np.diff(job.bounds))  # each example's target
         values = np.empty(len(job.rows), dtype=np.float64)
-        values[head_idx] = Readout(per_row[head_idx], self.output).apply(head, self.adapter.output_kind)
+        foil = self.contrast  # a class index, the same for every row (or None)
+        values[head_idx] = Readout(per_row[head_idx], self.output, foil).apply(head, self.adapter.output_kind)
         if body_idx:
             values[body_idx] = self.executor.run([job.rows[i] for i in body_idx], description=name,
-                                                 readout=Readout(per_row[body_idx], self.output))
+                                                 readout=Readout(per_row[body_idx], self.output, foil))
         return head, values
 
     def _chosen(self, job: PerturbationJob, head: np.ndarray) -> list[int]:
@@ -412,6 +475,25 @@ class PerturbationMethod(Method):
                     model_id=self.adapter.model_id, input_id=self.adapter.input_id(p.example),
                 ))
         return explanations
+
+
+def _default_output(adapter: ModelAdapter) -> str:
+    """The quantity explained when a method is not told: a causal LM's log-probability of each token, a
+    classifier's logit (or probability, for a model that returns probabilities)."""
+    if adapter.task == "causal_lm":
+        return "log_probability"
+    return "logit" if adapter.output_kind == "logits" else "probability"
+
+
+def _check_contrast(adapter: ModelAdapter, contrast: Any, owner: str) -> Any:
+    """A classifier's foil as a class index; a causal LM's as given (a one-token text or a token id, checked
+    now, so that a foil of several tokens fails before any work)."""
+    if contrast is None:
+        return None
+    if adapter.task == "causal_lm":
+        adapter.token_id(contrast, owner=owner)
+        return contrast
+    return adapter.resolve_target(contrast, owner=owner)
 
 
 def _unique_rows(masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -97,12 +97,15 @@ class IntegratedGradients(GradientMethod):
         shape = (-1,) + (1,) * (x.dim() - 1)
         # Accumulate the weighted path gradient in float64 so that completeness is limited by the model,
         # not by summation error.
-        path_grad = torch.zeros(x.shape, dtype=torch.float64, device=x.device)
+        path_grad = None  # x.shape, or (K, *x.shape) for K readouts per example
         total = n_examples * n_steps
         for start in range(0, total, self.internal_batch_size):
             flat = torch.arange(start, min(start + self.internal_batch_size, total), device=x.device)
             rows, steps = flat // n_steps, flat % n_steps  # which example, which quadrature point
             points = x0[rows] + alphas[steps].view(shape) * delta[rows]
             grad = gradient(score, points, rows, targets[rows])
-            path_grad.index_add_(0, rows, grad.double() * weights[steps].view(shape))
+            axis = grad.dim() - points.dim()  # where the rows are: 0, or 1 after the K readouts
+            if path_grad is None:
+                path_grad = torch.zeros(grad.shape[:axis] + x.shape, dtype=torch.float64, device=x.device)
+            path_grad.index_add_(axis, rows, grad.double() * weights[steps].view(shape))
         return delta.double() * path_grad

@@ -61,6 +61,7 @@ class SmoothGrad(GradientMethod):
         self.inner = method
         self.adapter = method.adapter
         self.baseline, self.output = method.baseline, method.output
+        self.contrast, self.sources = method.contrast, method.sources
         self.uses_baseline = method.uses_baseline
         self.batch_size = check_int(batch_size if batch_size is not None else method.batch_size, "batch_size",
                                     owner="SmoothGrad", minimum=1)
@@ -78,12 +79,11 @@ class SmoothGrad(GradientMethod):
                          ) -> torch.Tensor:
         mask = score.encoded.feature_mask  # (B, T)
         noise = self._noise(x, mask, score.fingerprints)  # (S, B, T, ...)
-        total = torch.zeros(x.shape, dtype=torch.float64, device=x.device)
-        total_sq = torch.zeros_like(total)
+        total = total_sq = 0.0  # x.shape, or (K, *x.shape) for K readouts per example
         for s in range(self.n_samples):
             a = self.inner.attribute_tensor(score, x + noise[s], x0, targets).double()
-            total += a
-            total_sq += a * a
+            total = total + a
+            total_sq = total_sq + a * a
         mean, mean_sq = total / self.n_samples, total_sq / self.n_samples
         if self.kind == "smoothgrad":
             return mean

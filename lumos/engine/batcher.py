@@ -55,13 +55,19 @@ class Batcher:
     def run(self, rows: Sequence[Any], *, readout: "Readout | None" = None,
             description: str = "Model evaluations") -> np.ndarray:
         """The outputs of ``rows``, in their order: raw outputs (len(rows), n_outputs) as float64, or with a
-        ``readout`` (per row, or one for all) the explained values (len(rows),), of which only these are kept."""
+        ``readout`` (per row, or one for all) the explained values (len(rows),), of which only these are kept, or
+        (len(rows), K) for a readout with K values per row (every generated token of a sequence)."""
         t0 = time.perf_counter()
-        out = np.empty((len(rows),) if readout is not None else (len(rows), self.adapter.n_classes), dtype=np.float64)
+        out: np.ndarray | None = None
         batches = list(batches_by_size(rows, self.batch_size, self.adapter.size))
         for idx in track(batches, description=description, enabled=self.progress):
-            out[idx] = self.adapter.predict([rows[i] for i in idx], batch_size=len(idx),
-                                            readout=readout.take(idx) if readout is not None else None)
+            part = self.adapter.predict([rows[i] for i in idx], batch_size=len(idx),
+                                        readout=readout.take(idx) if readout is not None else None)
+            if out is None:
+                out = np.empty((len(rows), *part.shape[1:]), dtype=np.float64)
+            out[idx] = part
+        if out is None:
+            out = np.empty((0,) if readout is not None else (0, self.adapter.n_classes), dtype=np.float64)
         self.n_evals += len(rows)
         self.seconds += time.perf_counter() - t0
         return out

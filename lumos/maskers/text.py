@@ -2,35 +2,15 @@
 
 from __future__ import annotations
 
-import bisect
-import re
 from typing import Any, Sequence
 
 import numpy as np
 
 from ..errors import InvalidArgumentError, InvalidTypeError, check_choice, check_int
+from ..sequences import group_by_words
 from .base import Masker, Prepared
 
 __all__ = ["TextMasker", "group_by_words"]
-
-_WORD = re.compile(r"\S+")
-
-
-def group_by_words(text: str, starts: Sequence[int]) -> tuple[tuple[int, ...], tuple[str, ...]]:
-    """Group tokens into the whitespace-delimited words of ``text``.
-
-    ``starts`` are the character offsets where the tokens begin. Returns, for each token, the index of its
-    word among the words that have tokens, and those words. (A tokenizer's own words split punctuation,
-    "can ' t"; a reader sees "can't".)
-    """
-    spans = [m.span() for m in _WORD.finditer(text)]
-    used: dict[int, int] = {}  # index in spans -> index among the words returned
-    word_index = []
-    for start in starts:
-        w = max(bisect.bisect_right(spans, (start, float("inf"))) - 1, 0)
-        word_index.append(used.setdefault(w, len(used)))
-    return tuple(word_index), tuple(text[slice(*spans[w])] for w in used)
-
 
 class TextMasker(Masker):
     """Mask the words of a text for a transformer classifier.

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidTypeError, ModelLoadError
-from .base import (MODALITIES, Encoded, FeatureInfo, GradientAdapter, ModelAdapter, ModelSource, clone_adapter,
+from .base import (MODALITIES, TASKS, Encoded, FeatureInfo, GradientAdapter, ModelAdapter, ModelSource, clone_adapter,
                    find_factory, model_sources, register_adapter, register_source)
+from .causal_lm import CausalLMAdapter, Generation
 from .function import CallableAdapter
 from .sklearn import SklearnAdapter, TabularTorchAdapter
 from .torch import TorchAdapter
@@ -23,7 +24,8 @@ from .vision import ImageAdapter
 __all__ = [
     "ModelAdapter", "GradientAdapter", "Encoded", "FeatureInfo", "TransformersAdapter", "TorchAdapter",
     "CallableAdapter", "ImageAdapter", "SklearnAdapter", "TabularTorchAdapter", "as_adapter", "load_model", "register_adapter",
-    "clone_adapter", "ModelSource", "register_source", "model_sources", "MODALITIES",
+    "clone_adapter", "ModelSource", "register_source", "model_sources", "MODALITIES", "TASKS", "CausalLMAdapter",
+    "Generation",
 ]
 
 

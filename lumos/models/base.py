@@ -25,10 +25,13 @@ from ..errors import InvalidArgumentError, UnsupportedModelError, check_choice
 from ..identity import input_id, weights_id
 from ..readout import Readout, softmax
 
-__all__ = ["ModelAdapter", "GradientAdapter", "Encoded", "FeatureInfo", "clone_adapter", "MODALITIES"]
+__all__ = ["ModelAdapter", "GradientAdapter", "Encoded", "FeatureInfo", "clone_adapter", "MODALITIES", "TASKS"]
 
 #: What one example of a model is.
 MODALITIES = ("text", "image", "table", "tensor", "any")
+#: What a model does with an example: assign classes (a regressor is a one-class classifier) or continue a
+#: sequence token by token.
+TASKS = ("classifier", "causal_lm")
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,8 @@ class ModelAdapter(abc.ABC):
 
     #: What one example is: "text", "image", "table", "tensor" or "any" (a black box's own examples).
     modality: ClassVar[str] = "any"
-    #: What the model does with it. Today every adapter is a "classifier" (a regressor is a one-class one).
+    #: What the model does with it: "classifier" (a regressor is a one-class one) or "causal_lm" (a
+    #: generative language model, :class:`~lumos.models.causal_lm.CausalLMAdapter`). See ``TASKS``.
     task: ClassVar[str] = "classifier"
     #: Whether gradients with respect to the features can be taken (then the adapter is a GradientAdapter).
     differentiable: ClassVar[bool] = False
@@ -164,12 +168,20 @@ class ModelAdapter(abc.ABC):
         return n_layers(self.module) if self.module is not None else 0
 
     def require(self, owner: str, *, modality: str | None = None, module: bool = False, layers: bool = False,
-                tokenizer: bool = False) -> "ModelAdapter":
+                tokenizer: bool = False, task: str | None = None) -> "ModelAdapter":
         """This adapter, when it has what ``owner`` needs (a ``modality``, a torch ``module``, transformer
-        ``layers``, a ``tokenizer``); otherwise an :class:`~lumos.errors.UnsupportedModelError` that says
-        what is missing."""
+        ``layers``, a ``tokenizer``, a ``task``); otherwise an :class:`~lumos.errors.UnsupportedModelError`
+        that says what is missing."""
         if modality is not None:
             check_choice(modality, "modality", MODALITIES, owner="ModelAdapter.require")
+        if task is not None:
+            check_choice(task, "task", TASKS, owner="ModelAdapter.require")
+            if self.task != task:
+                wanted = {"classifier": "a classifier", "causal_lm": "a causal language model"}
+                hint = (" Explain its generations with `lumos generate` or the methods' Generation inputs."
+                        if self.task == "causal_lm" else " Use a causal language model (e.g. 'smollm2-135m').")
+                raise UnsupportedModelError(f"{owner} needs {wanted[task]}; {self.name!r} is "
+                                            f"{wanted.get(self.task, self.task)}.{hint}")
         what = f"the {type(self).__name__} for {self.name!r}"
         if (module or layers) and self.module is None:
             raise UnsupportedModelError(f"{owner} needs a PyTorch model; {what} holds none.")
@@ -197,8 +209,21 @@ class ModelAdapter(abc.ABC):
                                     "use predict.")
 
     def outputs(self, rows: Sequence[Any]) -> torch.Tensor | np.ndarray:
-        """Raw outputs (len(rows), n_outputs) of one batch of rows, of the kind named by ``output_kind``."""
+        """Raw outputs (len(rows), n_outputs) of one batch of rows, of the kind named by ``output_kind``; a
+        sequence model's are (len(rows), T, n_outputs)."""
         return self.run(self.model_inputs(rows))
+
+    def outputs_at(self, rows: Sequence[Any], positions: Any) -> torch.Tensor | np.ndarray:
+        """A sequence model's raw outputs at ``positions`` of each row: one per row (rows,) -> (rows, 1,
+        n_outputs), or K per row (rows, K) -> (rows, K, n_outputs); negative positions count from each row's
+        end. By default taken from :meth:`outputs`; a sequence model computes only these."""
+        raw = self.outputs(rows)
+        if isinstance(raw, np.ndarray):
+            raw = torch.from_numpy(raw)
+        positions = torch.as_tensor(np.asarray(positions), dtype=torch.long, device=raw.device)
+        positions = positions.expand(len(rows)) if positions.dim() == 0 else positions
+        positions = (positions[:, None] if positions.dim() == 1 else positions) % raw.shape[1]
+        return raw.gather(1, positions[..., None].expand(-1, -1, raw.shape[-1]))
 
     def predict(self, examples: Sequence[Any], *, batch_size: int | None = None,
                 readout: Readout | None = None) -> np.ndarray:
@@ -209,9 +234,16 @@ class ModelAdapter(abc.ABC):
         out: np.ndarray | None = None
         with torch.inference_mode():
             for idx in batches_by_size(examples, batch_size, self.size):
-                raw = self.outputs([examples[i] for i in idx])
-                if readout is not None:  # in float64, as the explained values have always been kept
-                    raw = readout.take(idx).apply(raw, self.output_kind, dtype=torch.float64)
+                rows = [examples[i] for i in idx]
+                part = None if readout is None else readout.take(idx)
+                if part is not None and part.position is not None:  # sequence outputs: only where they are read
+                    raw = self.outputs_at(rows, part.position)
+                    part = part.without_position()
+                    raw = raw if part.several else raw[:, 0]
+                else:
+                    raw = self.outputs(rows)
+                if part is not None:  # in float64, as the explained values have always been kept
+                    raw = part.apply(raw, self.output_kind, dtype=torch.float64)
                 elif isinstance(raw, torch.Tensor):
                     raw = raw.float()
                 part = raw.cpu().numpy() if isinstance(raw, torch.Tensor) else np.asarray(raw)

@@ -188,8 +188,13 @@ class TransformersAdapter(GradientAdapter):
 
 @register_adapter(nn.Module)
 def _adapter_for_module(model: nn.Module, *, tokenizer: Any = None, **kwargs: Any):
-    """A module with a tokenizer is a text classifier; with ``image_size``, an image classifier; without
-    either, a tensor model."""
+    """A module with a tokenizer is a causal language model when it generates (a transformers model whose
+    ``can_generate()`` says so, not an encoder-decoder), else a text classifier; with ``image_size``, an image
+    classifier; without either, a tensor model."""
+    if tokenizer is not None and _generates(model):
+        from .causal_lm import CausalLMAdapter
+
+        return CausalLMAdapter(model, tokenizer, **kwargs)
     if tokenizer is not None:
         return TransformersAdapter(model, tokenizer, **kwargs)
     if "image_size" in kwargs:
@@ -201,11 +206,21 @@ def _adapter_for_module(model: nn.Module, *, tokenizer: Any = None, **kwargs: An
     return TorchAdapter(model, **kwargs)
 
 
-def load_pretrained(path: str | Path, **kwargs: Any) -> TransformersAdapter:
-    """Load a sequence classifier saved with ``save_pretrained`` in a local directory (never from a hub).
+def _generates(model: nn.Module) -> bool:
+    from transformers import PreTrainedModel
+
+    return (isinstance(model, PreTrainedModel) and model.can_generate()
+            and not getattr(model.config, "is_encoder_decoder", False))
+
+
+def load_pretrained(path: str | Path, **kwargs: Any) -> GradientAdapter:
+    """Load a sequence classifier, or a causal language model (a config whose architecture ends in
+    ``ForCausalLM``), saved with ``save_pretrained`` in a local directory (never from a hub).
 
     Attention is computed eagerly so that attention weights can be returned.
     """
+    import json
+
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     path = Path(path)
@@ -215,6 +230,14 @@ def load_pretrained(path: str | Path, **kwargs: Any) -> TransformersAdapter:
             "Hugging Face model (config.json, weights and tokenizer). Accepted: a zoo name "
             "(see `lumos zoo list`) or such a directory."
         )
+    try:
+        architectures = json.loads((path / "config.json").read_text(encoding="utf-8")).get("architectures") or []
+    except (OSError, ValueError, AttributeError) as exc:
+        raise ModelLoadError(f"The config.json in {str(path)!r} is not a JSON object: {exc}") from exc
+    if any(str(a).endswith("ForCausalLM") or str(a).endswith("LMHeadModel") for a in architectures):
+        from .causal_lm import load_causal_lm
+
+        return load_causal_lm(path, **kwargs)
     try:
         model = AutoModelForSequenceClassification.from_pretrained(path, attn_implementation="eager",
                                                                    local_files_only=True)
