@@ -45,6 +45,16 @@ _PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "lime": {"n_evals": 300, "batch_size": TABLE_ROWS_PER_CALL},
         "kernel_shap": {"n_evals": 300, "batch_size": TABLE_ROWS_PER_CALL},
     },
+    # Generations of causal language models: every generated token explained at once; perturbation methods hide
+    # the prompt's words (one teacher-forced forward per coalition scores every token).
+    "generation": {
+        "saliency": {},
+        "gradient_x_input": {},
+        "integrated_gradients": {"n_steps": 16},
+        "attention_x_gradient": {},
+        "occlusion": {},
+        "kernel_shap": {"n_evals": 64},
+    },
     # Images: class activation maps, gradients, and occlusion of superpixels.
     "image": {
         "grad_cam": {},

@@ -141,6 +141,13 @@ def _gradient(method: EncodedMethod, g: Generation, steps: np.ndarray, total: bo
     )
 
 
+def _log_probs(adapter: Any, g: Generation) -> np.ndarray:
+    """The model's log-probability of each generated token (recorded when generated, else scored)."""
+    if len(g.log_probs) == g.n_generated:
+        return np.asarray(g.log_probs, dtype=np.float64)
+    return adapter.score(g.ids, g.n_prompt)
+
+
 def _contrast_param(method: Any) -> dict[str, Any]:
     return {} if method.contrast is None else {"contrast": method.contrast}
 
@@ -149,15 +156,9 @@ def _perturbation(method: PerturbationMethod, g: Generation, steps: np.ndarray, 
     job = method.plan_job([g], [None])
     p, masks = job.prepared[0], job.masks[0]
     rows = job.rows  # every distinct coalition of this generation, full first
-    k = len(steps)
-    ids = np.asarray(g.ids)
-    # Each row reads every explained token at its own position (deleting prompt tokens moves them).
-    starts = np.array([row.n_prompt for row in rows])
-    positions = starts[:, None] - 1 + steps[None, :]  # (m, K)
-    token_ids = np.broadcast_to(ids[g.n_prompt + steps], (len(rows), k))
-    contrast = _contrast_ids(method, k)
-    readout = Readout(np.ascontiguousarray(token_ids), method.output,
-                      None if contrast is None else np.broadcast_to(contrast, (len(rows), k)).copy(), positions)
+    contrast = _contrast_ids(method, 1)
+    readout = method.masker.readout(p, rows, method.output, steps=steps,
+                                    contrast=None if contrast is None else int(contrast[0]))
     before = (method.executor.n_evals, method.executor.seconds)
     values = method.executor.run(rows, readout=readout, description=type(method).__name__)  # (m, K)
     n_rows = method.executor.n_evals - before[0]
@@ -176,8 +177,7 @@ def _perturbation(method: PerturbationMethod, g: Generation, steps: np.ndarray, 
     est_values = np.stack([e.values for e in estimates])
     stderr = None if estimates[0].stderr is None else np.stack([e.stderr for e in estimates])
     diagnostics = {key: float(np.mean([e.diagnostics[key] for e in estimates])) for key in estimates[0].diagnostics}
-    logp = np.asarray(g.log_probs, dtype=np.float64)[steps] if len(g.log_probs) == g.n_generated else \
-        method.adapter.score(g.ids, g.n_prompt)[steps]
+    logp = _log_probs(method.adapter, g)[steps]
     labels = _labels(g, steps, total)
     return Explanation(
         values=est_values, features=p.labels, targets=labels, class_names=labels, target=0,

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidArgumentError, InvalidTypeError, check_choice, check_int
+from ..readout import Readout
+from ..sequences import Generation, group_by_words
 from .base import Masker, Prepared
-from ..sequences import Generation
-from .text import group_by_words
 
 __all__ = ["PromptMasker", "SequenceRow"]
 
@@ -117,3 +117,36 @@ class PromptMasker(Masker):
         if self.hide == "token":
             return [SequenceRow(np.where(k, ids, self.fill_id), n_prompt) for k in keep]
         return [SequenceRow(ids[k], int(k[:n_prompt].sum())) for k in keep]
+
+    def readout(self, prepared: Prepared, rows: list[SequenceRow], quantity: str, *, steps: np.ndarray | None = None,
+                contrast: int | None = None) -> Readout:
+        """The readout of generated tokens ``steps`` (default: all) on masked rows: K = len(steps) values per
+        row, each token read where it stands in that row (deleting prompt tokens moves it)."""
+        g: Generation = prepared.example
+        steps = np.arange(g.n_generated) if steps is None else np.asarray(steps, dtype=np.int64)
+        starts = np.array([row.n_prompt for row in rows], dtype=np.int64)
+        positions = starts[:, None] - 1 + steps[None, :]  # (m, K)
+        tokens = np.tile(np.asarray(g.ids, dtype=np.int64)[g.n_prompt + steps], (len(rows), 1))
+        foil = None if contrast is None else np.full(tokens.shape, int(contrast), dtype=np.int64)
+        return Readout(tokens, quantity, foil, positions)
+
+    def feature_values(self, explanation: Any, prepared: Prepared) -> np.ndarray:
+        """The attribution of the whole continuation to this masker's features, from an explanation of the
+        same generation: its rows summed (attributions are linear in the explained quantity, so the sum of
+        the per-token rows explains the sum of their log-probabilities), and token values summed per feature
+        for explanations over tokens."""
+        values = np.asarray(explanation.values, dtype=np.float64)
+        values = values.sum(0) if values.ndim == 2 else values
+        if tuple(explanation.features) == tuple(prepared.labels):
+            return values
+        ids, n_prompt, feature_of = prepared.state
+        g: Generation = prepared.example
+        if len(values) not in (len(g.ids), n_prompt) or tuple(explanation.features[:n_prompt]) != g.tokens[:n_prompt]:
+            raise InvalidArgumentError(
+                f"The explanation ({explanation.method}) has {len(values)} features {tuple(explanation.features[:5])}... "
+                f"that are neither this masker's {prepared.n_features} features {prepared.labels[:5]}... nor the tokens "
+                "of this generation.")
+        out = np.zeros(prepared.n_features)
+        content = feature_of >= 0
+        np.add.at(out, feature_of[content], values[:n_prompt][content])
+        return out

@@ -14,6 +14,7 @@ from ..explanation import Explanation, ExplanationSet
 from ..maskers import Prepared
 from ..models import ModelAdapter
 from ..readout import QUANTITIES, Readout
+from ..sequences import Generation
 
 __all__ = ["as_explanations", "aligned_values", "MaskedGame", "spearman", "mean_ci", "example_rng"]
 
@@ -36,12 +37,16 @@ def as_explanations(explanations: Any, owner: str) -> list[Explanation]:
                            f"or a list of Explanations. Got {type(explanations).__name__}.")
 
 
-def aligned_values(explanation: Explanation, prepared: Prepared, owner: str) -> np.ndarray:
+def aligned_values(explanation: Explanation, prepared: Prepared, owner: str, masker: Any = None) -> np.ndarray:
     """The explanation's values, one per feature of the masker (``prepared.labels``).
 
     An explanation over word pieces (gradient methods) is summed per word when the masker hides words;
-    attributions are additive, so a word's value is the sum of its pieces' values.
+    attributions are additive, so a word's value is the sum of its pieces' values. An explanation of a
+    generation (``prepared.example`` a Generation) gives the attribution of its whole continuation to the
+    prompt's features (:meth:`~lumos.maskers.generation.PromptMasker.feature_values`).
     """
+    if isinstance(prepared.example, Generation):
+        return masker.feature_values(explanation, prepared)
     if len(explanation.values) == prepared.n_features and (
             explanation.features == prepared.labels or explanation.words is None):
         return np.asarray(explanation.values, dtype=np.float64)
@@ -70,6 +75,11 @@ class MaskedGame:
     (a per-row :class:`~lumos.readout.Readout`); ``values(handle)`` is then that output (probability or
     logit) on each of that call's masks.
 
+    For a causal language model the examples are Generations and the explained output is the whole
+    continuation: the sum of its tokens' readouts (``output``, e.g. log-probability), each token read where
+    it stands in the masked row (:meth:`~lumos.maskers.generation.PromptMasker.readout`); ``target`` is not
+    used. Each generation's rows run in calls of their own (their readouts have one value per token).
+
     ``executor`` is the :class:`~lumos.engine.Batcher` (or another engine) that runs the model; by default
     one of ``batch_size`` rows is made. ``n_evals`` and ``seconds`` count this game's rows alone.
     """
@@ -84,6 +94,7 @@ class MaskedGame:
         self._rows: list[Any] = []
         self._targets: list[int] = []  # one per row
         self._jobs: list[tuple[int, int]] = []  # (first row, n masks)
+        self._sequences: list[tuple[int, int, Readout]] = []  # causal LMs: (first row, n rows, readout) per job
         self._values: np.ndarray | None = None
         self.n_evals = 0
         self.seconds = 0.0
@@ -91,6 +102,9 @@ class MaskedGame:
     def add(self, prepared: Prepared, masks: np.ndarray, target: int) -> int:
         masks = np.asarray(masks, dtype=bool)
         rows = self.masker.apply(prepared, masks)
+        if self.adapter.task == "causal_lm":
+            self._sequences.append((len(self._rows), len(rows), self.masker.readout(prepared, rows, self.output)))
+            target = -1  # not read: the sequence's own readout is
         self._jobs.append((len(self._rows), len(masks)))
         self._rows.extend(rows)
         self._targets.extend([int(target)] * len(rows))
@@ -98,9 +112,16 @@ class MaskedGame:
 
     def run(self) -> None:
         before = (self.executor.n_evals, self.executor.seconds)
-        readout = Readout(np.asarray(self._targets, dtype=np.int64), self.output)
-        self._values = self.executor.run(self._rows, readout=readout, description=self.owner) if self._rows \
-            else np.zeros(0)
+        if self._sequences:
+            self._values = np.zeros(len(self._rows))
+            for start, n, readout in self._sequences:
+                self._values[start:start + n] = self.executor.run(self._rows[start:start + n], readout=readout,
+                                                                  description=self.owner).sum(1)
+            self._sequences = []
+        else:
+            readout = Readout(np.asarray(self._targets, dtype=np.int64), self.output)
+            self._values = self.executor.run(self._rows, readout=readout, description=self.owner) if self._rows \
+                else np.zeros(0)
         self.n_evals = self.executor.n_evals - before[0]
         self.seconds = self.executor.seconds - before[1]
         self._rows, self._targets = [], []

@@ -56,6 +56,9 @@ class ModelIndependent(Method):
     def attribute(self, inputs: Any, target: Any = None) -> Explanation | ExplanationSet:
         t0 = time.perf_counter()
         examples, single = self.adapter.split_inputs(inputs)
+        if self.adapter.task == "causal_lm":
+            out = [self._continuation(g, time.perf_counter() - t0) for g in examples]
+            return out[0] if single else ExplanationSet(out)
         targets = resolve_targets(self.adapter, target, len(examples), type(self).__name__)
         raw = self.executor.run(examples, description=self.name)
         probs = raw if self.adapter.output_kind == "probabilities" else softmax(raw)
@@ -71,6 +74,19 @@ class ModelIndependent(Method):
                                    words=prepared.words, word_index=prepared.word_index,
                                    model_id=self.adapter.model_id, input_id=self.adapter.input_id(example)))
         return out[0] if single else ExplanationSet(out)
+
+
+    def _continuation(self, generation: Any, seconds: float) -> Explanation:
+        """A causal LM's generation: values for the prompt's features, explaining the whole continuation."""
+        prepared = self.masker.prepare(generation)
+        values = np.asarray(self.fn(prepared.labels, prepared.example), dtype=np.float64)
+        label = (generation.continuation,)
+        return Explanation(values=values, features=prepared.labels, target=0,
+                           prediction=np.array([np.exp(np.sum(generation.log_probs))]), class_names=label,
+                           method=self.name, params=self.params(), output="log_probability",
+                           cost=Cost(n_evals=0, seconds=seconds), text=prepared.text, words=prepared.words,
+                           word_index=prepared.word_index, model_id=self.adapter.model_id,
+                           input_id=self.adapter.input_id(generation))
 
 
 class RandomAttribution(ModelIndependent):

@@ -199,10 +199,19 @@ def evaluate(model: Any, texts: Sequence[str], *, methods: Sequence[str] | Mappi
     if rationales is not None and len(rationales) != len(texts):
         raise InvalidArgumentError(f"The 'rationales' parameter of evaluate must hold one rationale per text "
                                    f"({len(texts)}). Got {len(rationales)}.")
+    generative = adapter.task == "causal_lm"
+    output = "log_probability" if generative else "probability"
+    inputs = None
+    if generative:
+        # The prompts are continued once; every method explains the same continuations. Metrics that re-run a
+        # method on perturbed or re-randomized inputs are for classifiers (their inputs are texts).
+        inputs = [adapter.generate(t) for t in track(texts, description="Generating", enabled=progress)]
+        n_sanity = n_sensitivity = 0
     if isinstance(methods, Mapping):
         instances = dict(methods)
     else:
-        instances, _notes = make_methods(adapter, None if methods is None else list(methods), "text")
+        instances, _notes = make_methods(adapter, None if methods is None else list(methods),
+                                         "generation" if generative else "text")
     if baseline:
         instances["random"] = RandomAttribution(adapter, seed=seed)
     grid = np.linspace(0, 1, 21)
@@ -210,12 +219,15 @@ def evaluate(model: Any, texts: Sequence[str], *, methods: Sequence[str] | Mappi
     explained: dict[str, ExplanationSet] = {}
     for name, method in track(list(instances.items()), description="Evaluating methods", enabled=progress):
         t0 = time.perf_counter()
-        explanations = method.attribute(texts)
+        explanations = method.attribute(inputs if generative else texts)
         seconds = (time.perf_counter() - t0) / len(texts)
+        if generative:  # the whole continuation, explained by the prompt's words
+            explanations = continuation_explanations(adapter, explanations, inputs)
         explained[name] = explanations
         ev = MethodEvaluation(method=name, params=method.params(), seconds_per_explanation=seconds,
                               evals_per_explanation=explanations.cost.n_evals / len(texts))
-        faith = faithfulness(adapter, explanations, max_steps=max_steps, seed=seed, batch_size=batch_size)
+        faith = faithfulness(adapter, explanations, inputs=inputs, max_steps=max_steps, seed=seed,
+                             batch_size=batch_size, output=output)
         ev.per_example.update({
             "gap": np.array([r.gap for r in faith]),
             "deletion_auc": np.array([r.deletion_auc for r in faith]),
@@ -226,7 +238,8 @@ def evaluate(model: Any, texts: Sequence[str], *, methods: Sequence[str] | Mappi
         ev.deletion_curve = np.mean([np.interp(grid, r.fractions, r.deletion) for r in faith], axis=0)
         ev.insertion_curve = np.mean([np.interp(grid, r.fractions, r.insertion) for r in faith], axis=0)
         ev.per_example["faithfulness_correlation"] = faithfulness_correlation(
-            adapter, explanations, n_subsets=n_subsets, seed=seed, batch_size=batch_size)
+            adapter, explanations, inputs=inputs, n_subsets=n_subsets, seed=seed, batch_size=batch_size,
+            output=output)
         ev.per_example["complexity"] = complexity(explanations)
         ev.per_example["sparseness"] = sparseness(explanations)
         if n_sensitivity:
@@ -251,7 +264,27 @@ def evaluate(model: Any, texts: Sequence[str], *, methods: Sequence[str] | Mappi
                             methods=results, grid=grid,
                             settings={"n_sanity": min(n_sanity, len(texts)),
                                       "n_sensitivity": min(n_sensitivity, len(texts)), "max_steps": max_steps,
-                                      "n_subsets": n_subsets, "seed": seed, "output": "probability"})
+                                      "n_subsets": n_subsets, "seed": seed, "output": output})
+
+
+def continuation_explanations(adapter: Any, explanations: Any, generations: Sequence[Any]) -> ExplanationSet:
+    """Each generation's explanation as the attribution of its whole continuation to the prompt's words (the
+    adapter's default masker's features): rows summed, tokens summed per word. Metrics rank these."""
+    from ..explanation import Explanation
+
+    masker = adapter.default_masker()
+    out = []
+    for e, g in zip(explanations, generations):
+        prepared = masker.prepare(g)
+        if e.targets is None and tuple(e.features) == tuple(prepared.labels):
+            out.append(e)
+            continue
+        out.append(Explanation(
+            values=masker.feature_values(e, prepared), features=prepared.labels, target=0,
+            prediction=np.array([float(np.prod(e.prediction))]), class_names=(g.continuation,), method=e.method,
+            params=e.params, output=e.output, cost=e.cost, text=prepared.text, words=prepared.words,
+            word_index=prepared.word_index, model_id=e.model_id, input_id=e.input_id))
+    return ExplanationSet(out)
 
 
 def render_table(result: EvaluationResult) -> Any:

@@ -145,8 +145,10 @@ def faithfulness(model: Any, explanations: Any, *, inputs: Sequence[Any] | None 
     max_steps : int, default 20
         Curve points per explanation beyond the ends: every feature count for inputs of up to ``max_steps``
         features, an even grid of counts above.
-    output : {"probability", "logit"}, default "probability"
-        The target's output read from the model (ERASER uses probabilities).
+    output : {"probability", "logit", "log_probability"}, default "probability"
+        The target's output read from the model (ERASER uses probabilities). For a causal language model,
+        the quantity summed over the continuation's tokens: use "log_probability" (the continuation's
+        log-probability); explanations of every generated token are summed over their rows.
     seed : int, default 0
         Seeds the random order among features of equal attribution.
     executor : Batcher, optional
@@ -179,7 +181,7 @@ def faithfulness(model: Any, explanations: Any, *, inputs: Sequence[Any] | None 
     plans = []
     for e, example in zip(items, examples_of(items, inputs, owner)):
         prepared = masker.prepare(example)
-        values = aligned_values(e, prepared, owner)
+        values = aligned_values(e, prepared, owner, masker)
         n = prepared.n_features
         if n == 0:
             raise InvalidArgumentError(f"{owner}: an explanation of {e.text!r} has no features.")
@@ -221,9 +223,10 @@ def examples_of(items: list[Explanation], inputs: Any, owner: str) -> list[Any]:
                                        f"({len(items)}). Got {len(inputs)}.")
         return inputs
     for e in items:
-        if e.text is None:
+        if e.text is None or e.targets is not None:
             raise InvalidArgumentError(f"The 'inputs' parameter of {owner} is required: the explanations "
-                                       f"({e.method}) do not carry their input (only text explanations do).")
+                                       f"({e.method}) do not carry their input (only text classifiers' do; give "
+                                       "a generation's explanations their Generations).")
     return [e.text for e in items]
 
 
@@ -266,7 +269,7 @@ def faithfulness_correlation(model: Any, explanations: Any, *, inputs: Sequence[
     plans = []
     for e, example in zip(items, examples_of(items, inputs, owner)):
         prepared = masker.prepare(example)
-        values = aligned_values(e, prepared, owner)
+        values = aligned_values(e, prepared, owner, masker)
         n = prepared.n_features
         rng = example_rng(seed, adapter, prepared.example, stream=2)
         size = int(np.ceil(subset_fraction * n))

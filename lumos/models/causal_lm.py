@@ -209,8 +209,8 @@ class CausalLMAdapter(GradientAdapter):
         step_ids = torch.tensor([ids], device=self.device)
         with torch.inference_mode():
             for _ in range(n_new):
-                result = self.model(input_ids=step_ids, past_key_values=past, use_cache=True, logits_to_keep=1)
-                past = result.past_key_values
+                result = self.model(input_ids=step_ids, cache=past, use_cache=True, logits_to_keep=1)
+                past = result.cache
                 logp = torch.log_softmax(result.logits[0, -1].double(), dim=-1)
                 if do_sample:
                     scores = logp / temperature
