@@ -32,12 +32,14 @@ _ATTENTION_PATHS = ("attention.self", "attention", "self_attn", "attn")
 @dataclass(frozen=True)
 class Site:
     """Where a named site lives: the module ``path`` and which element of its output (``index``; None: the
-    output itself, or its first element when the output is a tuple)."""
+    output itself, or its first element when the output is a tuple); with ``input``, the module's first
+    input instead of its output (the hidden states entering a decoder's first block)."""
 
     name: str
     path: str
     index: int | None = None
     description: str = ""
+    input: bool = False
 
 
 def module_of(obj: Any) -> nn.Module:
@@ -80,6 +82,12 @@ def sites(model: Any) -> dict[str, Site]:
     (B, T, D)), ``layers.i.intermediate`` (the feed-forward neurons, where the model has them) and
     ``layers.i.output`` (the block's hidden states (B, T, D)). Any module path is accepted by
     :func:`capture` as well, so models without blocks (CNNs) use their module paths.
+
+    A decoder (GPT-2, Llama and their kin: blocks with ``attn`` / ``self_attn`` and ``mlp``) has no embeddings
+    module of that kind: its ``embeddings`` site is the input of block 0 (token embeddings, plus position
+    embeddings where the model adds them: the residual stream entering the blocks), and
+    ``layers.i.mlp.output`` is the MLP sublayer's output (B, T, D) before it is added to the residual
+    stream, as ``layers.i.attention.output`` is the attention sublayer's.
     """
     module = module_of(model)
     found = transformer_blocks(module)
@@ -92,6 +100,9 @@ def sites(model: Any) -> dict[str, Site]:
         if _has(module, candidate):
             out["embeddings"] = Site("embeddings", candidate, None, "hidden states entering block 0")
             break
+    else:
+        out["embeddings"] = Site("embeddings", f"{blocks_path}.0", None, "hidden states entering block 0",
+                                 input=True)
     for i, block in enumerate(blocks):
         base = f"{blocks_path}.{i}"
         attention = next(p for p in _ATTENTION_PATHS if _has(block, p))
@@ -108,6 +119,9 @@ def sites(model: Any) -> dict[str, Site]:
                 out[f"layers.{i}.intermediate"] = Site(f"layers.{i}.intermediate", f"{base}.{ffn}", None,
                                                        "feed-forward neurons")
                 break
+        if _has(block, "mlp"):
+            out[f"layers.{i}.mlp.output"] = Site(f"layers.{i}.mlp.output", f"{base}.mlp", None,
+                                                 "the MLP sublayer's output, before the residual addition")
         out[f"layers.{i}.output"] = Site(f"layers.{i}.output", base, None, "hidden states leaving the block")
     return out
 
@@ -138,7 +152,7 @@ def resolve_sites(model: Any, names: str | Sequence[str] | None) -> list[Site]:
     known = sites(module)
     if names is None:
         chosen = [s for n, s in known.items() if n == "embeddings" or n.endswith(".output")
-                  and ".attention." not in n]
+                  and ".attention." not in n and ".mlp." not in n]
         if not chosen:
             raise InvalidArgumentError("The model has no transformer blocks, so there is no default site: pass "
                                        "'sites' as module paths (e.g. 'features.3').")
@@ -250,7 +264,8 @@ def capture(model: Any, names: str | Sequence[str] | None = None, *, detach: boo
     keep : {"last", "all"}, default "last"
         Keep each site's value from the last forward pass only, or from every pass.
     edit : mapping of site name to function, optional
-        Replace a site's value by ``f(value)`` in the forward pass (ablation). The site must be one of
+        Replace a site's value by ``f(value)`` in the forward pass (ablation, activation patching). ``f``
+        sees the whole batch (B, ...), so each row can be edited differently. The site must be one of
         ``names`` or a site of the model.
 
     Yields
@@ -285,7 +300,27 @@ def capture(model: Any, names: str | Sequence[str] | None = None, *, detach: boo
                     result._record(site.name, value.detach() if detach else value)
                 return output
 
-            handles.append(target.register_forward_hook(hook))
+            def pre_hook(_mod, args, kwargs, site=site):
+                # The first input: hidden states, passed by position (GPT-2, Llama) or by keyword.
+                if args:
+                    value = args[0]
+                elif "hidden_states" in kwargs:
+                    value = kwargs["hidden_states"]
+                else:
+                    raise UnsupportedModelError(f"Site {site.name!r}: module {site.path!r} was called without "
+                                                "its hidden states as first argument or 'hidden_states'.")
+                if site.name in edits:
+                    value = edits[site.name](value)
+                    if args:
+                        args = (value, *args[1:])
+                    else:
+                        kwargs = {**kwargs, "hidden_states": value}
+                if site.name in recorded:
+                    result._record(site.name, value.detach() if detach else value)
+                return args, kwargs
+
+            handles.append(target.register_forward_pre_hook(pre_hook, with_kwargs=True) if site.input
+                           else target.register_forward_hook(hook))
         yield result
     finally:
         for handle in handles:
