@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/layer_probes.py
 	$(BIN)/python bench/compression.py
 	$(BIN)/python bench/distillation.py
+	$(BIN)/python bench/generation_vs_peers.py
 
 clean:
 	rm -rf $(VENV) lumos-report .pytest_cache
