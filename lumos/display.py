@@ -13,7 +13,7 @@ from rich.text import Text
 
 from .explanation import Explanation
 
-__all__ = ["heat_line", "print_explanation", "print_tables"]
+__all__ = ["heat_line", "print_explanation", "print_generation", "print_tables"]
 
 
 def heat_line(explanation: Explanation) -> Text:
@@ -62,6 +62,32 @@ def print_explanation(explanation: Explanation, console: Console | None = None) 
         console.print("diagnostics: " + ", ".join(f"{escape(k)}={v:.3g}" for k, v in
                                                   sorted(explanation.diagnostics.items())))
     console.print(f"[dim]{explanation.cost.n_evals} model evaluations, {explanation.cost.seconds:.2f} s[/dim]")
+
+
+def print_generation(generation: Any, explanation: Explanation, *, top_k: int = 3,
+                     console: Console | None = None) -> None:
+    """Print a generation's continuation and, for each explained generated token, its probability and its
+    ``top_k`` sources (the earlier tokens, or prompt words, with the largest |attribution|)."""
+    console = console or Console()
+    console.print(Text(generation.prompt, style="dim"), Text(generation.continuation, style="bold"), sep="")
+    console.print(f"{explanation.method} ({explanation.output}); + pushes towards the token, - away; "
+                  f"{explanation.cost.n_evals} model evaluations, {explanation.cost.seconds:.2f} s")
+    table = Table(show_header=True, header_style="bold", box=None)
+    for name, justify in (("token", "left"), ("p", "right"), ("top sources", "left")):
+        table.add_column(name, justify=justify)
+    delta = explanation.convergence_delta
+    if delta is not None:
+        table.add_column("delta", justify="right")
+    mask = explanation.source_mask
+    for k, label in enumerate(explanation.targets):
+        values = np.where(mask[k], explanation.values[k], 0.0)
+        top = np.argsort(-np.abs(values), kind="stable")[:top_k]
+        sources = ", ".join(f"{explanation.features[i]!r} {values[i]:+.3f}" for i in top if mask[k, i])
+        row = [escape(repr(label)), f"{explanation.prediction[k]:.3f}", escape(sources)]
+        if delta is not None:
+            row.append(f"{delta[k]:+.1e}")
+        table.add_row(*row)
+    console.print(table)
 
 
 def print_tables(tables: Iterable[Any], *, min_width: int | None = None, footer: str | None = None,

@@ -234,10 +234,15 @@ class GradientMethod(EncodedMethod):
     are those of :class:`EncodedMethod`."""
 
 
+#: Readouts whose gradients one vectorised backward pass computes together (more: more memory, as every
+#: intermediate gradient gains an axis of this size; fewer: more passes).
+READOUTS_PER_BACKWARD = 8
+
+
 def gradient(score: Score, x: torch.Tensor, rows: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """d score / d x for a batch of rows (x is not modified): shape ``x.shape``, or (K, *x.shape) when the
-    score has K readouts per row (one gradient per readout, from one forward pass and one batched backward
-    pass: a vector-Jacobian product per readout, vectorised)."""
+    score has K readouts per row. Then one forward pass serves all K, and the backward passes are vectorised
+    over up to :data:`READOUTS_PER_BACKWARD` readouts at a time (a vector-Jacobian product per readout)."""
     with torch.enable_grad():
         x = x.detach().requires_grad_(True)
         out = score(x, rows, targets)
@@ -247,8 +252,17 @@ def gradient(score: Score, x: torch.Tensor, rows: torch.Tensor, targets: torch.T
         k = out.shape[1]
         # grad_outputs[j] selects readout j of every row: (K, rows, K).
         select = torch.eye(k, dtype=out.dtype, device=out.device)[:, None, :].expand(k, out.shape[0], k)
-        (grad,) = torch.autograd.grad(out, x, grad_outputs=select, is_grads_batched=True)
-    return grad
+        parts = []
+        for start in range(0, k, READOUTS_PER_BACKWARD):
+            chunk = select[start:start + READOUTS_PER_BACKWARD]
+            keep = start + READOUTS_PER_BACKWARD < k
+            if len(chunk) == 1:
+                (grad,) = torch.autograd.grad(out, x, grad_outputs=chunk[0], retain_graph=keep)
+                grad = grad[None]
+            else:
+                (grad,) = torch.autograd.grad(out, x, grad_outputs=chunk, is_grads_batched=True, retain_graph=keep)
+            parts.append(grad)
+    return torch.cat(parts) if len(parts) > 1 else parts[0]
 
 
 @dataclass(frozen=True)

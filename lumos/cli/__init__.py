@@ -3,6 +3,8 @@
     lumos explain "the flight was late again" [--model tweets-sentiment] [--method ig] [--target CLASS]
                   [--n-steps N] [--n-evals N] [--json]
     lumos explain --image photo.png [--model imagenet-efficientnet-lite0] [--method grad_cam] [--out map.png]
+    lumos generate "The capital of France is" [--model smollm2-135m] [--max-new-tokens 16] [--explain ig]
+                   [--target continuation|0,-1] [--contrast " Rome"] [--sources all|prompt] [--chat] [--json]
     lumos report [--model tweets-sentiment] [--data DATA] [--n 50] [--out lumos-report] [--quality-n N]
                  [--compress prune:0.5,heads:4,int8]
     lumos evaluate [--model tweets-sentiment] [--data DATA] [--methods a,b] [--n 100] [--n-sanity 3] [--json]
@@ -30,10 +32,13 @@ from .compress import compress
 from .diagnose import diagnose
 from .evaluate import evaluate
 from .explain import explain
+from .generate import generate
 from .global_ import global_
 from .layers import layers
+from .lens import lens
 from .methods import methods
 from .report import report
+from .trace import trace
 from .zoo import zoo
 
 __all__ = ["main"]
@@ -42,10 +47,12 @@ __all__ = ["main"]
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="lumos")
 def main() -> None:
-    """lumos: see why a classifier decides what it decides, and whether the explanation can be trusted."""
+    """lumos: see why a model (a classifier, or a generative language model) decides what it decides, and
+    whether the explanation can be trusted."""
 
 
-for _command in (explain, report, evaluate, methods, zoo, diagnose, global_, attention, layers, compress):
+for _command in (explain, generate, lens, trace, report, evaluate, methods, zoo, diagnose, global_, attention,
+                 layers, compress):
     main.add_command(_command)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,6 +14,8 @@ from ..errors import InvalidArgumentError, LumosError
 
 DEFAULT_MODEL = "tweets-sentiment"
 DEFAULT_IMAGE_MODEL = "imagenet-efficientnet-lite0"
+#: The default causal language model of ``lumos generate`` (and the other commands on generative models).
+DEFAULT_LM = "smollm2-135m"
 
 #: Help of the ``--model`` option of the commands that take a zoo name or a model directory.
 MODEL_HELP = "Zoo model name or a directory holding a Hugging Face classifier."
@@ -77,7 +79,7 @@ def model_data(adapter: Any, data: str | None, holding: str) -> str:
     return data
 
 
-def load_for_analysis(model: str, data: str | None, split: str) -> tuple[Any, Any]:
+def load_for_analysis(model: str, data: str | None, split: str, command: str = "diagnose") -> tuple[Any, Any]:
     """The adapter and its labelled data (default: the zoo model's own dataset), which must be of the kind the
     model reads (texts or a table)."""
     from ..models import as_adapter
@@ -85,6 +87,7 @@ def load_for_analysis(model: str, data: str | None, split: str) -> tuple[Any, An
     from ..zoo.data import load_labelled
 
     adapter = as_adapter(model)
+    adapter.require(f"`lumos {command}`", task="classifier")
     data = model_data(adapter, data, "a zoo dataset or a CSV file with a 'label' column")
     labelled = load_labelled(data, adapter.class_names, split=split, argument="--data")
     reads = input_kind(adapter)
@@ -101,6 +104,7 @@ def text_model(model: str, command: str) -> Any:
     from ..models import TransformersAdapter, as_adapter
 
     adapter = as_adapter(model)
+    adapter.require(f"`lumos {command}`", task="classifier")
     if not isinstance(adapter, TransformersAdapter):
         raise InvalidArgumentError(f"`lumos {command}` works on transformer text classifiers (such as "
                                    f"tweets-sentiment); {model!r} is a {type(adapter).__name__}. The Python API "

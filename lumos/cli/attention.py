@@ -22,7 +22,7 @@ def attention(text: str, model: str, layer: int, target: str | None, as_json: bo
     from ..attention import AttentionFlow, AttentionRollout, AttentionXGradient, RawAttention
     from ..models import as_adapter
 
-    adapter = as_adapter(model)
+    adapter = as_adapter(model).require("`lumos attention`", task="classifier")
     raw = RawAttention(adapter, layer=layer)  # validates --layer before any work
     explained = [raw.attribute(text, target), AttentionRollout(adapter).attribute(text, target),
                  AttentionFlow(adapter).attribute(text, target), AttentionXGradient(adapter).attribute(text, target)]

@@ -80,6 +80,7 @@ def explain(text: str | None, image: str | None, model: str | None, method: str 
     cls = get_method(method or "ig")  # fail on a bad name or option before loading the model
     settings = method_settings(cls, given)
     adapter = as_adapter(model)
+    adapter.require("`lumos explain`", task="classifier")
     if isinstance(adapter, ImageAdapter):
         raise InvalidArgumentError(f"The model {model!r} classifies images: pass --image PATH instead of TEXT.")
     explanation = cls(adapter, **settings).attribute(text, target=target)

@@ -32,7 +32,7 @@ def global_(model: str, data: str | None, split: str, n_repeats: int, max_depth:
     from ..errors import check_int
     from ..global_ import SurrogateTree, aggregate_importance, permutation_importance
 
-    adapter, labelled = load_for_analysis(model, data, split)
+    adapter, labelled = load_for_analysis(model, data, split, "global")
     table = labelled.kind == "tables"
     if rows is not None:
         labelled = labelled.head(check_int(rows, "--rows", minimum=1))

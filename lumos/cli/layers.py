@@ -28,7 +28,7 @@ def layers(model: str, data: str | None, split: str, n_examples: int, cv: int, a
     from ..representation import collect, probe, project
 
     n_examples = check_int(n_examples, "--n", minimum=2 * cv)
-    adapter, labelled = load_for_analysis(model, data, split)
+    adapter, labelled = load_for_analysis(model, data, split, "layers")
     if labelled.kind != "texts":
         raise InvalidArgumentError("`lumos layers` needs a text model and text data; tables have no layers.")
     texts, labels = list(labelled.inputs[:n_examples]), np.asarray(labelled.labels[:n_examples])

@@ -199,3 +199,15 @@ def test_attention_methods_per_generated_token(tiny_lm, generation, name):
     np.testing.assert_allclose(method.attribute(cut, target=k).values[0], e.values[k, : n + k + 1], rtol=1e-5,
                                atol=1e-8)
     assert np.abs(e.values[k, : n + k]).sum() > 0
+
+
+def test_backward_chunks_give_the_same_gradients(tiny_llama, monkeypatch):
+    """Readouts differentiated in vectorised chunks (4 + 2) equal one backward pass per readout."""
+    import lumos.attribution.base as base
+
+    g = tiny_llama.generate("the cat sat on the mat", max_new_tokens=6, stop_at_eos=False)
+    monkeypatch.setattr(base, "READOUTS_PER_BACKWARD", 4)
+    chunked = lumos.GradientXInput(tiny_llama).attribute(g).values
+    monkeypatch.setattr(base, "READOUTS_PER_BACKWARD", 1)
+    single = lumos.GradientXInput(tiny_llama).attribute(g).values
+    np.testing.assert_allclose(chunked, single, rtol=1e-5, atol=1e-8)
