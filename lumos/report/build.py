@@ -94,6 +94,13 @@ def report_data(model: Any = "tweets-sentiment", *, data: str | None = None, n: 
     for spec in compress:
         parse_spec(spec)  # a bad spec fails before any work
     adapter = as_adapter(model)
+    if adapter.task == "causal_lm":
+        if compress:
+            raise InvalidArgumentError(f"The 'compress' argument of build_report (--compress) applies to classifiers; "
+                                       f"{adapter.name!r} is a causal language model. Got {list(compress)!r}.")
+        from .generation import generation_report
+
+        return generation_report(adapter, data=data, n=n, methods=methods, quality_n=quality_n, progress=progress)
     kind = input_kind(adapter)
     if kind != "texts":
         if quality_n or compress:

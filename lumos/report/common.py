@@ -206,8 +206,10 @@ def explain_all(methods: Mapping[str, Any], inputs: Any, *, progress: bool | Non
         explained = method.attribute(inputs)
         results[name] = explained
         cost = explained.cost
-        deltas = [abs(e.convergence_delta) / max(abs(e.output_value - e.base_value), 1e-12)
-                  for e in explained if e.convergence_delta is not None]
+        # One relative gap per explained output (a generation's explanation has one per generated token).
+        deltas = [float(d) for e in explained if e.convergence_delta is not None
+                  for d in np.atleast_1d(np.abs(e.convergence_delta) /
+                                         np.maximum(np.abs(np.asarray(e.output_value) - np.asarray(e.base_value)), 1e-12))]
         summaries.append(MethodSummary(name=name, params=method.params(),
                                        seconds_per_explanation=cost.seconds / len(explained),
                                        evals_per_explanation=cost.n_evals / len(explained),

@@ -14,7 +14,8 @@ from .common import HeatCell
 __all__ = ["render_report", "write_report", "TEMPLATES"]
 
 #: The page template of each kind of report (``ReportData.kind``).
-TEMPLATES = {"texts": "report.html", "tables": "table_report.html", "images": "image_report.html"}
+TEMPLATES = {"texts": "report.html", "tables": "table_report.html", "images": "image_report.html",
+             "generations": "generation_report.html"}
 
 _env = jinja2.Environment(
     loader=jinja2.PackageLoader("lumos.report", "templates"),

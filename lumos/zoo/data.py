@@ -261,3 +261,25 @@ def load_images(data: str, class_names: Sequence[str], *, argument: str = "data"
         return ImageSet(path.name, [read_image(p) for p in files], None, [p.name for p in files])
     raise InvalidArgumentError(f"The {argument!r} for an image model must be a zoo image dataset ('skimage-photos', "
                                f"'digits') or a directory of image files. Got {data!r}.")
+
+
+def load_prompts(data: str, *, argument: str = "data") -> list[str]:
+    """Prompts for a causal language model: a zoo prompt set (:data:`lumos.zoo.prompts.PROMPT_SETS`) by name, or
+    a UTF-8 text file with one prompt per line (blank lines skipped)."""
+    from .prompts import PROMPT_SETS
+
+    if data in PROMPT_SETS:
+        return list(PROMPT_SETS[data])
+    path = Path(data).expanduser()
+    if not path.is_file():
+        raise InvalidArgumentError(f"The '{argument}' argument must be a zoo prompt set "
+                                   f"({', '.join(map(repr, PROMPT_SETS))}) or a text file with one prompt per line. "
+                                   f"Got {data!r}{' (a directory)' if path.is_dir() else ''}.")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise InvalidArgumentError(f"The '{argument}' file {data!r} is not UTF-8 text: {exc}.") from None
+    prompts = [line.strip() for line in lines if line.strip()]
+    if not prompts:
+        raise InvalidArgumentError(f"The '{argument}' file {data!r} holds no prompt (one per line).")
+    return prompts
