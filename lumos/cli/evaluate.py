@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
@@ -15,7 +16,8 @@ from ._common import DEFAULT_MODEL, MODEL_HELP, deprecated_alias, friendly_error
 @click.option("--model", "-m", default=DEFAULT_MODEL, show_default=True, help=MODEL_HELP)
 @click.option("--data", default=None, help="Zoo dataset name or CSV file with 'text' and 'label' columns (and "
               "optionally 'rationale': the words people highlighted, which adds plausibility metrics). "
-              "Default: the zoo model's own held-out split.")
+              "Default: the zoo model's own held-out split. For a causal language model: a prompt set "
+              "('demo-prompts', the default) or a text file with one prompt per line.")
 @click.option("--methods", default=None, help="Comma-separated method names. Default: the report's methods "
               "(gradient and perturbation methods); a random baseline is always added.")
 @click.option("--n", default=100, show_default=True, type=int, help="Held-out texts to evaluate on (the first n).")
@@ -42,6 +44,12 @@ def evaluate(model: str, data: str | None, methods: str | None, n: int, n_sanity
     for name in chosen or ():
         get_method(name)  # fail on a bad name before loading the model
     adapter = as_adapter(model)
+    if adapter.task == "causal_lm":  # prompts: their continuations are explained and ranked
+        from ..zoo.data import load_prompts
+
+        prompts = load_prompts(data or "demo-prompts", argument="--data")[:n]
+        result = run_evaluation(adapter, prompts, methods=chosen, data_name=data or "demo-prompts", progress=None)
+        return _show(result, as_json, "prompts")
     kind = input_kind(adapter)
     if kind != "texts":  # the metrics hide and drop words, and re-read each explanation's text
         raise InvalidArgumentError(f"`lumos evaluate` works on text classifiers (such as tweets-sentiment); "
@@ -52,6 +60,10 @@ def evaluate(model: str, data: str | None, methods: str | None, n: int, n_sanity
     result = run_evaluation(adapter, list(labelled.texts[:n]), methods=chosen, n_sanity=n_sanity,
                             n_sensitivity=n_sensitivity, rationales=rationales, data_name=labelled.name,
                             progress=None)
+    _show(result, as_json, "texts")
+
+
+def _show(result: Any, as_json: bool, unit: str) -> None:
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
         return
@@ -59,4 +71,4 @@ def evaluate(model: str, data: str | None, methods: str | None, n: int, n_sanity
     from ..metrics.evaluate import render_ranking, render_table
 
     print_tables([render_table(result), render_ranking(result)], min_width=200,
-                 footer=f"{result.n} texts, {len(result.methods)} methods, {result.seconds:.0f} s in all.")
+                 footer=f"{result.n} {unit}, {len(result.methods)} methods, {result.seconds:.0f} s in all.")

@@ -52,3 +52,11 @@ def test_bad_input_is_one_line(args, match):
 def test_classifier_commands_refuse_a_causal_lm():
     result = CliRunner().invoke(main, ["explain", "hello there", "--model", "smollm2-135m"])
     assert result.exit_code == 2 and "needs a classifier" in result.output and "lumos generate" in result.output
+
+
+def test_evaluate_ranks_methods_on_a_causal_lm():
+    result = CliRunner().invoke(main, ["evaluate", "--model", "smollm2-135m", "--n", "1", "--methods",
+                                       "occlusion,gxi", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["settings"]["output"] == "log_probability" and len(data["ranking"]) == 2
