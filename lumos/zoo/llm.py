@@ -281,6 +281,10 @@ def build(cache: Path, *, progress: bool = True) -> dict:
         }
         # Written last: a directory without it is never taken for a cache.
         (work / META).write_text(json.dumps(meta, indent=2))
+        # mkdtemp (and safetensors) create owner-only entries; the cache reads like the zoo's other caches.
+        work.chmod(0o755)
+        for path in work.iterdir():
+            path.chmod(0o644)
         _put_in_place(work, cache)
     finally:
         if work.exists():

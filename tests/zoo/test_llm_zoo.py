@@ -105,6 +105,7 @@ def test_cache_holds_a_plain_float32_model_with_checksums(built):
     assert (meta["n_layers"], meta["hidden_size"], meta["vocab_size"]) == (30, 576, 49152)
     assert llm.read_meta(cache) == meta
     assert not [p for p in cache.parent.iterdir() if p.name != cache.name]  # no build or old directory left
+    assert cache.stat().st_mode & 0o777 == 0o755 and (cache / llm.WEIGHTS).stat().st_mode & 0o777 == 0o644
 
 
 def test_second_load_is_fast_and_gives_the_gguf_logits(built, capsys):
