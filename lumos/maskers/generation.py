@@ -89,7 +89,7 @@ class PromptMasker(Masker):
             used: dict[int, int] = {}
             feature_of[positions] = [used.setdefault(k, len(used)) for k in sentence_of]
             labels = tuple(text[slice(*spans[k])].strip() for k in used)
-            display = tuple(used[sentence_of[word_index.index(w)]] for w in range(len(words)))
+            words, display = labels, tuple(range(len(labels)))  # a sentence is its own display unit
         return Prepared(example=generation, labels=tuple(labels), text=text, words=words, word_index=display,
                         state=(ids, n_prompt, feature_of))
 

@@ -14,6 +14,7 @@ requested positions alone, so a 49,152-token vocabulary costs K rows of logits, 
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any, ClassVar, Mapping, Sequence
 
@@ -99,6 +100,8 @@ class CausalLMAdapter(GradientAdapter):
         self.vocab_size = int(model.get_output_embeddings().weight.shape[0])
         self.context_length = int(getattr(model.config, "max_position_embeddings", 0)
                                   or getattr(model.config, "n_positions", 0) or 2048)
+        # transformers >= 5.2x names the key-value cache ``cache`` (``past_key_values`` before, deprecated since).
+        self._cache_name = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
         self._pad_id = next((int(t) for t in (tokenizer.pad_token_id, tokenizer.eos_token_id, 0) if t is not None), 0)
         del vocab
 
@@ -209,8 +212,8 @@ class CausalLMAdapter(GradientAdapter):
         step_ids = torch.tensor([ids], device=self.device)
         with torch.inference_mode():
             for _ in range(n_new):
-                result = self.model(input_ids=step_ids, cache=past, use_cache=True, logits_to_keep=1)
-                past = result.cache
+                result = self.model(input_ids=step_ids, **{self._cache_name: past}, use_cache=True, logits_to_keep=1)
+                past = getattr(result, self._cache_name)
                 logp = torch.log_softmax(result.logits[0, -1].double(), dim=-1)
                 if do_sample:
                     scores = logp / temperature

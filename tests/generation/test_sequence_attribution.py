@@ -211,3 +211,13 @@ def test_backward_chunks_give_the_same_gradients(tiny_llama, monkeypatch):
     monkeypatch.setattr(base, "READOUTS_PER_BACKWARD", 1)
     single = lumos.GradientXInput(tiny_llama).attribute(g).values
     np.testing.assert_allclose(chunked, single, rtol=1e-5, atol=1e-8)
+
+
+def test_sentences_are_sources(tiny_llama, bpe_tokenizer):
+    """With granularity='sentences' each prompt sentence is one source; efficiency holds per row."""
+    g = tiny_llama.generate("the cat sat on the mat. the dog sat on the log. Alice gave Bob a book", max_new_tokens=2,
+                            stop_at_eos=False)
+    masker = PromptMasker(bpe_tokenizer, granularity="sentences")
+    e = lumos.ExactShapley(tiny_llama, masker=masker).attribute(g)
+    assert e.features == ("the cat sat on the mat.", "the dog sat on the log.", "Alice gave Bob a book")
+    np.testing.assert_allclose(e.values.sum(1), e.output_value - e.base_value, atol=1e-9)
