@@ -32,6 +32,10 @@ __all__ = ["LogitLens", "logit_lens"]
 
 FORMAT = "lumos.logit_lens/1"
 
+#: Positions read out at once: bounds the (positions x vocabulary) float64 distribution a layer needs (256 x
+#: 49,152 x 8 bytes = 100 MB) for prompts of any length.
+POSITIONS_PER_READ = 256
+
 
 @dataclass(frozen=True, eq=False)
 class LogitLens:
@@ -168,14 +172,16 @@ def logit_lens(model: Any, inputs: str | Generation, *, k: int = 5,
     prob = np.empty((len(chosen), n), dtype=np.float64)
     with torch.inference_mode():
         for i, name in enumerate(names):
-            logits = lm.unembed(states[name])  # (T, V), one layer at a time
-            logp = torch.log_softmax(logits.double(), dim=-1)
-            values, where = logp.topk(k, dim=-1)
-            chosen_logit = logits.gather(1, targets[:, None])  # (T, 1)
-            rank[i] = ((logits > chosen_logit).sum(-1) + 1).cpu().numpy()
-            prob[i] = logp.gather(1, targets[:, None])[:, 0].exp().cpu().numpy()
-            top_ids[i] = where.cpu().numpy()
-            top_probs[i] = values.exp().cpu().numpy()
+            for lo in range(0, n, POSITIONS_PER_READ):
+                at = slice(lo, lo + POSITIONS_PER_READ)
+                logits = lm.unembed(states[name][at])  # (t, V): one layer, a bounded number of positions
+                logp = torch.log_softmax(logits.double(), dim=-1)
+                values, where = logp.topk(k, dim=-1)
+                target = targets[at, None]  # (t, 1)
+                rank[i, at] = ((logits > logits.gather(1, target)).sum(-1) + 1).cpu().numpy()
+                prob[i, at] = logp.gather(1, target)[:, 0].exp().cpu().numpy()
+                top_ids[i, at] = where.cpu().numpy()
+                top_probs[i, at] = values.exp().cpu().numpy()
     texts = {int(t): lm.token_text(int(t)) for t in np.unique(np.concatenate([top_ids.ravel(), targets.cpu().numpy()]))}
     top_tokens = np.vectorize(texts.__getitem__, otypes=[object])(top_ids)
     target_ids = tuple(int(t) for t in targets.tolist())

@@ -121,3 +121,15 @@ def test_no_hook_survives(tiny_llama, hook_counts, monkeypatch):
     with pytest.raises(RuntimeError, match="model failed"):
         logit_lens(tiny_llama, PROMPT)
     assert hook_counts(tiny_llama.module) == before
+
+
+def test_positions_read_in_chunks_equal_one_read(tiny_llama, monkeypatch):
+    """Reading a layer's positions a few at a time (as long prompts are) gives the same lens as one read."""
+    from lumos.generation import lens as lens_module
+
+    whole = logit_lens(tiny_llama, PROMPT, k=3)
+    monkeypatch.setattr(lens_module, "POSITIONS_PER_READ", 2)
+    chunked = logit_lens(tiny_llama, PROMPT, k=3)
+    np.testing.assert_array_equal(chunked.top_ids, whole.top_ids)
+    np.testing.assert_array_equal(chunked.target_rank, whole.target_rank)
+    np.testing.assert_allclose(chunked.target_prob, whole.target_prob, rtol=1e-6, atol=0)  # float32 logits
