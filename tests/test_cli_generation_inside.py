@@ -54,14 +54,12 @@ def test_trace_table_and_json():
 
 @pytest.mark.parametrize("args, message", [
     (["trace", PROMPT, "--corrupt", "London", "--layers", "-1"], "'corrupt' parameter"),
-    (["trace", PROMPT, "--corrupt-prompt", "The capital of the United Kingdom is", "--layers", "-1"],
-     "'corrupt_prompt' parameter"),
     (["trace", PROMPT, "--corrupt", "France", "--target", "Paris is"], "'target' parameter"),
     (["lens", PROMPT, "--layers", "one"], "'--layers' option"),
-    (["lens", PROMPT, "--layers", "31"], "'layers' parameter"),
 ])
 def test_bad_options_exit_2_with_one_line(args, message):
-    """Each bad option or argument is named on one line, exit status 2, no traceback."""
+    """A bad option or argument is named on one line, exit status 2, no traceback (every other bad argument
+    is tested on the API in tests/generation)."""
     out = CliRunner().invoke(main, args)
     assert out.exit_code == 2 and message in out.output and "Traceback" not in out.output
 
