@@ -5,6 +5,8 @@
     lumos explain --image photo.png [--model imagenet-efficientnet-lite0] [--method grad_cam] [--out map.png]
     lumos generate "The capital of France is" [--model smollm2-135m] [--max-new-tokens 16] [--explain ig]
                    [--target continuation|0,-1] [--contrast " Rome"] [--sources all|prompt] [--chat] [--json]
+    lumos lens "The capital of France is" [--model smollm2-135m] [--k 5] [--layers 0,-1] [--json]
+    lumos trace "The capital of France is" --corrupt France [--site residual|attention|mlp] [--json]
     lumos report [--model tweets-sentiment] [--data DATA] [--n 50] [--out lumos-report] [--quality-n N]
                  [--compress prune:0.5,heads:4,int8]
     lumos evaluate [--model tweets-sentiment] [--data DATA] [--methods a,b] [--n 100] [--n-sanity 3] [--json]

@@ -54,9 +54,11 @@ def test_classifier_commands_refuse_a_causal_lm():
     assert result.exit_code == 2 and "needs a classifier" in result.output and "lumos generate" in result.output
 
 
-def test_evaluate_ranks_methods_on_a_causal_lm():
-    result = CliRunner().invoke(main, ["evaluate", "--model", "smollm2-135m", "--n", "1", "--methods",
-                                       "occlusion,gxi", "--json"])
+def test_evaluate_ranks_methods_on_a_causal_lm(tmp_path):
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("The capital of France is\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["evaluate", "--model", "smollm2-135m", "--data", str(prompts), "--n", "1",
+                                       "--methods", "occlusion,gxi", "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["settings"]["output"] == "log_probability" and len(data["ranking"]) == 2
