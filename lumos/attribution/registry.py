@@ -94,7 +94,7 @@ def get_method(name: str) -> type:
 
 
 def preset_names() -> tuple[str, ...]:
-    """The names of the presets: ``"text"``, ``"table"``, ``"image"``."""
+    """The names of the presets: ``"text"``, ``"table"``, ``"generation"``, ``"image"``."""
     return tuple(_PRESETS)
 
 

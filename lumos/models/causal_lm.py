@@ -27,6 +27,7 @@ from ..errors import (InvalidArgumentError, InvalidTypeError, ModelLoadError, Un
 from ..maskers.generation import PromptMasker, SequenceRow
 from ..sequences import Generation
 from .base import Encoded, FeatureInfo, GradientAdapter
+from .transformers import HuggingFaceModel
 
 __all__ = ["CausalLMAdapter", "Generation", "load_causal_lm"]
 
@@ -34,7 +35,7 @@ __all__ = ["CausalLMAdapter", "Generation", "load_causal_lm"]
 MAX_NEW_TOKENS = 4096
 
 
-class CausalLMAdapter(GradientAdapter):
+class CausalLMAdapter(HuggingFaceModel, GradientAdapter):
     """Wrap a Hugging Face causal language model and its tokenizer.
 
     Parameters
@@ -95,7 +96,6 @@ class CausalLMAdapter(GradientAdapter):
         self.batch_size = check_int(batch_size, "batch_size", owner=owner, minimum=1)
         self.name = name or getattr(model.config, "name_or_path", None) or type(model).__name__
         self.embeddings = model.get_input_embeddings()
-        vocab = len(tokenizer)
         self.class_names = ()  # the vocabulary is not a list of classes: targets are tokens
         self.vocab_size = int(model.get_output_embeddings().weight.shape[0])
         self.context_length = int(getattr(model.config, "max_position_embeddings", 0)
@@ -103,17 +103,8 @@ class CausalLMAdapter(GradientAdapter):
         # transformers >= 5.2x names the key-value cache ``cache`` (``past_key_values`` before, deprecated since).
         self._cache_name = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
         self._pad_id = next((int(t) for t in (tokenizer.pad_token_id, tokenizer.eos_token_id, 0) if t is not None), 0)
-        del vocab
 
     # -- what the model is ----------------------------------------------------------------------------
-    @property
-    def module(self) -> nn.Module:
-        return self.model
-
-    @property
-    def device(self) -> torch.device:  # type: ignore[override]
-        return self.embeddings.weight.device
-
     @property
     def dtype(self) -> torch.dtype:
         return self.embeddings.weight.dtype

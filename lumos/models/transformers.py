@@ -20,7 +20,23 @@ from .base import Encoded, FeatureInfo, GradientAdapter, register_adapter
 
 __all__ = ["TransformersAdapter", "load_pretrained", "group_by_words"]  # group_by_words: lumos.maskers.text
 
-class TransformersAdapter(GradientAdapter):
+class HuggingFaceModel:
+    """What the adapters of Hugging Face models share: the module is ``self.model``, and the device is where
+    its input embeddings (``self.embeddings``) live, so inputs follow a model moved or dispatched anywhere."""
+
+    model: nn.Module
+    embeddings: nn.Module
+
+    @property
+    def module(self) -> nn.Module:
+        return self.model
+
+    @property
+    def device(self) -> torch.device:
+        return self.embeddings.weight.device
+
+
+class TransformersAdapter(HuggingFaceModel, GradientAdapter):
     """Wrap a text classifier and its tokenizer.
 
     Parameters
@@ -68,14 +84,6 @@ class TransformersAdapter(GradientAdapter):
         self.embeddings = model.get_input_embeddings()
         # Mean-pooled classifiers (the zoo's) say so; a Hugging Face classifier reads its first token.
         self.pooling = getattr(model, "pooling", "cls")
-
-    @property
-    def module(self) -> nn.Module:
-        return self.model
-
-    @property
-    def device(self) -> torch.device:  # type: ignore[override]
-        return self.embeddings.weight.device
 
     # -- inputs ---------------------------------------------------------------------------------------
     def split_inputs(self, inputs: Any) -> tuple[list[str], bool]:

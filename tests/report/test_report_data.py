@@ -100,13 +100,13 @@ def test_json_ready_converts_numpy_tuples_and_non_finite_numbers():
 
 def test_presets_live_in_the_registry():
     """The report's default methods are the registry's "text" preset; the copy returned cannot change it."""
-    assert preset_names() == ("text", "table", "image")
+    assert preset_names() == ("text", "table", "generation", "image")
     assert DEFAULT_METHODS == preset("text")
     preset("text")["lime"]["n_evals"] = 1
     assert preset("text")["lime"] == {"n_evals": 300}
     assert preset("table")["occlusion"] == {"batch_size": 4096}
     assert preset_methods("text") == [n for n in preset("text") if n in lumos.method_names()]
-    with pytest.raises(lumos.UnknownNameError, match="'preset' parameter must be one of 'text', 'table', 'image'"):
+    with pytest.raises(lumos.UnknownNameError, match="'preset' parameter must be one of 'text', 'table', 'generation', 'image'"):
         preset("audio")
 
 
