@@ -11,7 +11,7 @@ $(BIN)/python:
 
 # Reinstall only when the package definition or the pinned versions change.
 $(STAMP): $(BIN)/python pyproject.toml constraints.txt
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,bench]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,bench,parquet]"
 	touch $(STAMP)
 
 install: $(STAMP)
