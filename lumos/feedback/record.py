@@ -137,7 +137,7 @@ class Feedback:
         if explanation.model_id is None or explanation.input_id is None:
             raise InvalidArgumentError("The 'explanation' given to Feedback.from_explanation must carry a model_id "
                                        "and an input_id (every lumos method on a torch model sets both).")
-        if getattr(explanation, "axes", None) not in (None, ("features",)):
+        if explanation.axes not in (None, ("features",)):
             raise InvalidArgumentError("The 'explanation' given to Feedback.from_explanation must explain one "
                                        f"target (axes ('features',)). Got axes {explanation.axes}.")
         marks = _marks(irrelevant, relevant)

@@ -203,3 +203,17 @@ def test_feedback_in_a_store_becomes_training_data(tmp_path):
     assert data.feedback_ids == tuple(ids) and np.array_equal(data.examples[4], extra)
     with pytest.raises(InvalidArgumentError, match="holds no feedback on the model"):
         annotated_from_store(store, _tiny(seed=1), rows, [0, 1, 1, 0])
+
+
+def test_the_simulated_annotator_marks_a_seeded_fraction_of_the_examples_with_regions():
+    """It marks round(fraction x candidates) examples, only ones with a region, with exactly their region; the same
+    seed picks the same examples, fraction 0 none and fraction 1 all."""
+    regions = [[0, 1] if i % 2 else [] for i in range(40)]
+    a = simulate_annotator(list(range(40)), [0] * 40, regions, fraction=0.25, seed=3)
+    marked = [i for i, m in enumerate(a.irrelevant) if m]
+    assert len(marked) == 5 and all(i % 2 and a.irrelevant[i] == (0, 1) for i in marked)
+    assert a.irrelevant == simulate_annotator(list(range(40)), [0] * 40, regions, fraction=0.25, seed=3).irrelevant
+    assert simulate_annotator(list(range(40)), [0] * 40, regions, fraction=0.0).n_annotated == 0
+    assert simulate_annotator(list(range(40)), [0] * 40, regions, fraction=1.0).n_annotated == 20
+    with pytest.raises(InvalidArgumentError, match="The 'fraction' parameter of simulate_annotator must be a number"):
+        simulate_annotator([1], [0], [[0]], fraction=1.5)
