@@ -33,6 +33,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/layer_probes.py
 	$(BIN)/python bench/compression.py
 	$(BIN)/python bench/distillation.py
+	$(BIN)/python bench/feedback_decoy.py
+	$(BIN)/python bench/feedback_leaky_column.py
 
 clean:
 	rm -rf $(VENV) lumos-report .pytest_cache

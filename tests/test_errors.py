@@ -126,7 +126,7 @@ API_ERRORS = [
     (lambda m: Saliency(m).attribute(["late", "again"], target=[0]), InvalidArgumentError,
      r"The 'target' parameter of Saliency must be one target or one per input \(2\)\. Got 1\."),
     (lambda m: lumos.load_model("/no/such/dir"), ModelLoadError,
-     r"The 'model' argument '/no/such/dir' is neither a zoo model \('tweets-sentiment', .*'digits-cnn'\) nor a "
+     r"The 'model' argument '/no/such/dir' is neither a zoo model \('tweets-sentiment', .*'digits-cnn'.*\) nor a "
      r"directory holding a Hugging Face model or a compressed model \(lumos.compression.save\) or a retrained model "
      r"\(lumos.feedback.retrain\)\."),
     (lambda m: IntegratedGradients(m, n_steps=0), InvalidArgumentError,
