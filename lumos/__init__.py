@@ -1,7 +1,7 @@
 """lumos: see why a neural model decides what it decides, and whether the explanation can be trusted."""
 
-# Importing zoo and compression registers their model sources with lumos.load_model.
-from . import compression, diagnosis, generation, global_, maskers, metrics, zoo
+# Importing zoo, compression and feedback registers their model sources with lumos.load_model.
+from . import compression, diagnosis, feedback, generation, global_, maskers, metrics, zoo
 from .attention import AttentionFlow, AttentionRollout, AttentionXGradient, RawAttention, head_importance
 from .attribution import LIME, ExactShapley, GradCAM, GradCAMPlusPlus, GradientXInput, IntegratedGradients, KernelSHAP, Occlusion, Saliency, SmoothGrad, get_method, method_names
 from .errors import (
@@ -26,5 +26,5 @@ __all__ = [
     "ModelAdapter", "TransformersAdapter", "TorchAdapter", "CallableAdapter", "SklearnAdapter", "TabularTorchAdapter", "ImageAdapter", "as_adapter",
     "load_model", "diagnosis", "global_", "maskers",
     "LumosError", "InvalidArgumentError", "InvalidTypeError", "UnknownNameError", "ModelLoadError",
-    "UnsupportedModelError", "zoo", "metrics", "compression", "generation", "Readout", "__version__",
+    "UnsupportedModelError", "zoo", "metrics", "compression", "feedback", "generation", "Readout", "__version__",
 ]

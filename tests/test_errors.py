@@ -126,8 +126,9 @@ API_ERRORS = [
     (lambda m: Saliency(m).attribute(["late", "again"], target=[0]), InvalidArgumentError,
      r"The 'target' parameter of Saliency must be one target or one per input \(2\)\. Got 1\."),
     (lambda m: lumos.load_model("/no/such/dir"), ModelLoadError,
-     r"The 'model' argument '/no/such/dir' is neither a zoo model \('tweets-sentiment', .*'digits-cnn'\) nor a "
-     r"directory holding a Hugging Face model or a compressed model \(lumos.compression.save\)\."),
+     r"The 'model' argument '/no/such/dir' is neither a zoo model \('tweets-sentiment', .*'digits-cnn'.*\) nor a "
+     r"directory holding a Hugging Face model or a compressed model \(lumos.compression.save\) or a retrained model "
+     r"\(lumos.feedback.retrain\)\."),
     (lambda m: IntegratedGradients(m, n_steps=0), InvalidArgumentError,
      r"^The 'n_steps' parameter of IntegratedGradients must be an int >= 1\. Got 0\.$"),
     (lambda m: IntegratedGradients(m, n_steps=2.5), InvalidTypeError,

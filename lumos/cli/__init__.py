@@ -16,6 +16,11 @@
     lumos layers [--model tweets-sentiment] [--data DATA] [--split validation] [--n 300] [--cv 5] [--json]
     lumos compress [--model tweets-sentiment] --specs prune:0.5,heads:4,neurons:0.5,int8,distill:3 [...]
                    [--n 300] [--n-explain 20] [--methods a,b] [--out lumos-compressed] [--json]
+    lumos feedback add TEXT|--image PATH|--row V1,V2 [--model M] [--irrelevant 0,late] [--region R0:R1,C0:C1]
+                       [--relevant ...] [--label L] [--rating 1-5] [--comment C] [--author A] [--store PATH]
+    lumos feedback list|stats [--model M] [--store PATH] [--json];  lumos feedback export OUT | import FILE
+    lumos retrain --model M [--store PATH] [--method rrr|counterexamples|both] [--lambda auto|L]
+                  [--train all|head|N] [--data DATA] [--n 2000] [--epochs 5] [--out lumos-retrained] [--json]
     lumos zoo list | lumos zoo build NAME
     lumos methods
 
@@ -35,11 +40,13 @@ from .diagnose import diagnose
 from .evaluate import evaluate
 from .explain import explain
 from .generate import generate
+from .feedback import feedback
 from .global_ import global_
 from .layers import layers
 from .lens import lens
 from .methods import methods
 from .report import report
+from .retrain import retrain
 from .trace import trace
 from .zoo import zoo
 
@@ -54,7 +61,7 @@ def main() -> None:
 
 
 for _command in (explain, generate, lens, trace, report, evaluate, methods, zoo, diagnose, global_, attention,
-                 layers, compress):
+                 layers, compress, feedback, retrain):
     main.add_command(_command)
 
 if __name__ == "__main__":  # pragma: no cover
