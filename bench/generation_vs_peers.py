@@ -41,8 +41,10 @@ of a shared machine falls on all of them alike; the 1-minute load average is rec
 "raw forwards" floor is a plain batched teacher-forced forward (``logits_to_keep`` = the explained positions, 16
 rows per pass) over the rows lumos evaluates. Peak memory is measured in a fresh process (``ru_maxrss``).
 
-Run: ``python bench/generation_vs_peers.py [--prompts 8] [--new-tokens 12] [--steps 16] [--shap-prompts 4]
-[--evals 100] [--seeds 3] [--sections ig,occlusion,shap,memory] [--out bench/out]``.
+Run: ``python bench/generation_vs_peers.py [--prompts 8] [--new-tokens 12] [--steps 16] [--occlusion-prompts 4]
+[--inseq-occlusion-prompts 4] [--shap-prompts 4] [--evals 100] [--seeds 3] [--sections memory,ig,occlusion,shap]
+[--out bench/out] [--json generation_vs_peers.json]``; a quick run: ``--prompts 1 --occlusion-prompts 1
+--shap-prompts 1 --seeds 1``.
 """
 
 from __future__ import annotations
@@ -71,17 +73,17 @@ from lumos.maskers.generation import PromptMasker
 warnings.filterwarnings("ignore")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-#: 20-60 tokens each (SmolLM2 tokenizer): facts, a story, instructions, a list, a question with context, an
-#: explanation, code, a letter, physics.
+#: 20-60 tokens each (SmolLM2 tokenizer): a list, a question with context, facts, a story, instructions, an
+#: explanation, code, physics, a letter.
 PROMPTS = [
+    "Shopping list for the weekend: eggs, milk, two loaves of bread, apples, cheese, and a bag of",
+    "Maria has three brothers and two sisters. Her oldest brother is called Pedro. Question: How many siblings "
+    "does Maria have? Answer:",
     "The Eiffel Tower was finished in 1889 for the World Fair in Paris. It is made of iron and is about 330 "
     "metres tall. It was designed by",
     "Once upon a time, a small fox lived at the edge of a dark forest. Every night she watched the stars and "
     "wished that one day she could",
     "To make a cup of green tea, first heat the water to about 80 degrees. Then put the leaves in a cup and",
-    "Shopping list for the weekend: eggs, milk, two loaves of bread, apples, cheese, and a bag of",
-    "Maria has three brothers and two sisters. Her oldest brother is called Pedro. Question: How many siblings "
-    "does Maria have? Answer:",
     "Water boils at 100 degrees Celsius at sea level, but at the top of a high mountain it boils at a lower "
     "temperature because",
     'def add(a, b):\n    """Return the sum of the two numbers a and b."""\n    return',
@@ -92,8 +94,8 @@ PROMPTS = [
 
 #: At most 10 words each, so that exact Shapley values over words (2^n coalitions) stay affordable.
 SHAP_PROMPTS = [
-    "The cat sat on the mat because it was",
     "Paris is the capital of France and Berlin is",
+    "The cat sat on the mat because it was",
     "The doctor told the patient to drink more",
     "Tom gave Anna a red apple, and she said",
 ]
@@ -102,7 +104,7 @@ SHAP_PROMPTS = [
 MEMORY_PROMPT = (
     "The river starts high in the mountains, where snow melts every spring. It flows through green valleys, "
     "small villages and old forests before it reaches the wide plain. Farmers use its water for their fields, "
-    "and in the summer children swim in its cool and quiet"
+    "and in the summer children swim in its cool and quiet pools while their parents sit in the shade of"
 )
 
 GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -265,7 +267,8 @@ def section_occlusion(lm, model, tokenizer, gens, args, record: dict) -> dict:
         lo, t_lo = timed(lambda: occlusion.attribute(g))
         if i == 0:  # Captum's default path, once: its values drift from teacher forcing (see RESULTS.md)
             cap_default, t_cap_default = timed(lambda: captum_ablation(model, tokenizer, prompt, cont, True))
-        ins, t_ins = timed(lambda: inseq_run(inseq_occ, prompt, cont_text)) if same_tokens else (None, float("nan"))
+        run_inseq = same_tokens and i < args.inseq_occlusion_prompts
+        ins, t_ins = timed(lambda: inseq_run(inseq_occ, prompt, cont_text)) if run_inseq else (None, float("nan"))
         # The rows lumos evaluates: the full sequence, every prompt token replaced by id 0, each token alone.
         masked = np.repeat(ids[None], n + 2, axis=0)
         masked[1, :n] = 0
@@ -462,7 +465,7 @@ def summarise(result: dict) -> dict:
             "max_abs_diff_vs_raw": max(r["max_abs_diff_vs_raw"] for r in rows),
             "seconds": {k: stats(sec(k)) for k in ("captum", "lumos", "inseq", "raw_forwards")},
             "ratio_lumos_over_captum": stats([a / b for a, b in zip(sec("lumos"), sec("captum"))]),
-            "ratio_lumos_over_inseq": stats([a / b for a, b in zip(sec("lumos"), sec("inseq"))]),
+            "ratio_lumos_over_inseq": stats([a / b for a, b in zip(sec("lumos"), sec("inseq")) if not math.isnan(b)]),
             "ratio_lumos_over_raw": stats([a / b for a, b in zip(sec("lumos"), sec("raw_forwards"))]),
         }
     if result.get("shap", {}).get("rows"):
@@ -506,6 +509,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--steps", type=int, default=16, help="Integrated Gradients quadrature points")
     parser.add_argument("--occlusion-prompts", type=int, default=4,
                         help="prompts for the occlusion comparison (the first n; the peers take minutes each)")
+    parser.add_argument("--inseq-occlusion-prompts", type=int, default=4,
+                        help="of those, how many Inseq occludes too (it occludes every earlier token once per step)")
     parser.add_argument("--shap-prompts", type=int, default=4, help=f"short prompts for KernelSHAP (<= {len(SHAP_PROMPTS)})")
     parser.add_argument("--evals", type=int, default=100, help="model evaluations per KernelSHAP explanation")
     parser.add_argument("--seeds", type=int, default=3)
