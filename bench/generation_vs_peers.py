@@ -420,8 +420,10 @@ def memory_child(args) -> None:
     lm, model, tokenizer = load_lm(args.out / "smollm2-135m-f32")
     g = lm.generate(MEMORY_PROMPT, max_new_tokens=24, stop_at_eos=False)
     after_load = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    extra = {} if args.memory_internal_batch is None else {"internal_batch_size": args.memory_internal_batch}
     e, seconds = timed(lambda: lumos.IntegratedGradients(lm, n_steps=args.steps, method="gausslegendre",
-                                                         baseline="unk", sources="all", progress=False).attribute(g))
+                                                         baseline="unk", sources="all", progress=False,
+                                                         **extra).attribute(g))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"n_prompt": g.n_prompt, "n_generated": g.n_generated, "shape": list(e.values.shape),
                       "peak_rss_mb_before_ig": after_load, "peak_rss_mb": peak, "seconds": seconds}))
@@ -430,6 +432,8 @@ def memory_child(args) -> None:
 def section_memory(args) -> dict:
     cmd = [sys.executable, __file__, "--memory-child", "--steps", str(args.steps), "--threads", str(args.threads),
            "--out", str(args.out)]
+    if args.memory_internal_batch is not None:
+        cmd += ["--memory-internal-batch", str(args.memory_internal_batch)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True)
     result = json.loads(out.stdout.strip().splitlines()[-1])
     print(f"memory: {result}", file=sys.stderr, flush=True)
@@ -518,6 +522,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("bench/out"))
     parser.add_argument("--json", default="generation_vs_peers.json", help="file name of the results under --out")
+    parser.add_argument("--memory-internal-batch", type=int, default=None,
+                        help="internal_batch_size of the memory check's IG (default: lumos's)")
     parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.memory_child:
