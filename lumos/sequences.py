@@ -22,14 +22,18 @@ _WORD = re.compile(r"\S+")
 def group_by_words(text: str, starts: Sequence[int]) -> tuple[tuple[int, ...], tuple[str, ...]]:
     """Group tokens into the whitespace-delimited words of ``text``.
 
-    ``starts`` are the character offsets where the tokens begin. Returns, for each token, the index of its
-    word among the words that have tokens, and those words. (A tokenizer's own words split punctuation,
+    ``starts`` are the character offsets where the tokens begin (a token that begins with whitespace belongs
+    to the word after it). Returns, for each token, the index of its word among the words that have tokens,
+    and those words. (A tokenizer's own words split punctuation,
     "can ' t"; a reader sees "can't".)
     """
     spans = [m.span() for m in _WORD.finditer(text)]
     used: dict[int, int] = {}  # index in spans -> index among the words returned
     word_index = []
     for start in starts:
+        # Byte-level BPE tokens carry the space before a word (" Paris"): they belong to the word that follows.
+        while start < len(text) and text[start].isspace():
+            start += 1
         w = max(bisect.bisect_right(spans, (start, float("inf"))) - 1, 0)
         word_index.append(used.setdefault(w, len(used)))
     return tuple(word_index), tuple(text[slice(*spans[w])] for w in used)

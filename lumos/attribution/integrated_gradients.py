@@ -13,6 +13,11 @@ from .registry import register_method
 
 __all__ = ["IntegratedGradients", "quadrature"]
 
+#: Tokens (rows x sequence length) per forward/backward pass of a generation's path by default: each pass keeps
+#: its activations for the vectorised backward passes of up to 8 readouts, so this bounds peak memory (a
+#: 24-token matrix on a 60-token prompt of SmolLM2-135M, measured: 2.49 GB peak RSS at 8 rows a pass, 5.5 GB with all 16 steps in one pass and 8 readouts per backward).
+SEQUENCE_TOKENS_PER_PASS = 640
+
 RULES = ("gausslegendre", "riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid")
 
 
@@ -55,8 +60,10 @@ class IntegratedGradients(GradientMethod):
         Quadrature points on the path.
     method : {"gausslegendre", "riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid"}
         Quadrature rule, default "gausslegendre".
-    internal_batch_size : int, default 64
-        Rows (example x step) per forward/backward pass; bounds memory.
+    internal_batch_size : int, optional
+        Rows (example x step) per forward/backward pass; bounds memory. Default 64, and for a generation
+        (several readouts per row, whose backward passes are vectorised) as many rows as keep a pass within
+        :data:`SEQUENCE_TOKENS_PER_PASS` tokens.
     baseline : str, default: the adapter's first kind ("pad" token embedding for text, "zero" for tensors)
     output, batch_size, progress
         See :class:`~lumos.attribution.base.GradientMethod`.
@@ -77,12 +84,12 @@ class IntegratedGradients(GradientMethod):
     complete = True
 
     def __init__(self, model: Any, *, n_steps: int = 32, method: str = "gausslegendre",
-                 internal_batch_size: int = 64, **kwargs: Any) -> None:
+                 internal_batch_size: int | None = None, **kwargs: Any) -> None:
         super().__init__(model, **kwargs)
         self.n_steps = check_int(n_steps, "n_steps", owner="IntegratedGradients", minimum=1)
         self.method = check_choice(method, "method", RULES, owner="IntegratedGradients")
-        self.internal_batch_size = check_int(internal_batch_size, "internal_batch_size",
-                                             owner="IntegratedGradients", minimum=1)
+        self.internal_batch_size = None if internal_batch_size is None else check_int(
+            internal_batch_size, "internal_batch_size", owner="IntegratedGradients", minimum=1)
         self.alphas, self.weights = quadrature(self.method, self.n_steps)
 
     def params(self) -> dict[str, Any]:
@@ -99,8 +106,10 @@ class IntegratedGradients(GradientMethod):
         # not by summation error.
         path_grad = None  # x.shape, or (K, *x.shape) for K readouts per example
         total = n_examples * n_steps
-        for start in range(0, total, self.internal_batch_size):
-            flat = torch.arange(start, min(start + self.internal_batch_size, total), device=x.device)
+        rows_per_pass = self.internal_batch_size or (
+            max(1, SEQUENCE_TOKENS_PER_PASS // x.shape[1]) if targets.dim() == 2 else 64)
+        for start in range(0, total, rows_per_pass):
+            flat = torch.arange(start, min(start + rows_per_pass, total), device=x.device)
             rows, steps = flat // n_steps, flat % n_steps  # which example, which quadrature point
             points = x0[rows] + alphas[steps].view(shape) * delta[rows]
             grad = gradient(score, points, rows, targets[rows])

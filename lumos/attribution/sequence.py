@@ -101,10 +101,13 @@ def _gradient(method: EncodedMethod, g: Generation, steps: np.ndarray, total: bo
     else:
         x0 = torch.zeros_like(x)
     score = Score(adapter, encoded, method.output, [adapter.fingerprint(g)], contrast=contrast, total=total)
-    rows = torch.zeros(2, dtype=torch.long, device=x.device)
-    with torch.no_grad():
-        ends = score(torch.cat([x, x0]), rows, targets.expand(2, -1))  # (2, K) or (2, 1)
-        logits = adapter.forward(x, encoded.extras)  # (1, K, V)
+    with torch.no_grad():  # one pass of the input and its baseline: the explained values and the probabilities
+        logits = adapter.forward(*encoded.take(torch.cat([x, x0]), torch.zeros(2, dtype=torch.long,
+                                                                                 device=x.device)))  # (2, K, V)
+        score.n_evals += 2
+        ends = Readout(targets.expand(2, -1), method.output,
+                       None if contrast is None else contrast.expand(2, -1)).apply(logits)  # (2, K)
+        ends = ends.sum(1, keepdim=True) if total else ends
         logp = torch.log_softmax(logits[0].double(), -1).gather(1, targets[0, :, None]).squeeze(1)  # (K,)
     if total:
         queries = queries[-1:]  # one readout: the sum, traced from the last read position
