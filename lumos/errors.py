@@ -6,6 +6,7 @@ the call without reading a traceback from deep inside torch.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Iterable
 
 __all__ = [
@@ -16,6 +17,9 @@ __all__ = [
     "ModelLoadError",
     "UnsupportedModelError",
     "check_int",
+    "LARGEST_INT",
+    "MAX_STEPS",
+    "MAX_EVALS",
     "check_float",
     "check_choice",
 ]
@@ -64,9 +68,20 @@ def _range_message(value: Any, name: str, owner: str | None, kind: str, minimum:
     return f"The {name!r} parameter{_owner(owner)} must be {wanted}. Got {value!r}."
 
 
+#: The largest count lumos accepts anywhere (the largest index of a 32-bit-indexed array): a larger one cannot be
+#: allocated or indexed, and would otherwise overflow deep inside numpy or torch.
+LARGEST_INT = 2**31 - 1
+#: The most integration steps or noisy samples a gradient method accepts (beyond it the integral no longer changes
+#: and the path would not fit in memory), and the most model evaluations a sampling method accepts.
+MAX_STEPS = 100_000
+MAX_EVALS = 1_000_000
+
+
 def check_int(value: Any, name: str, *, owner: str | None = None, minimum: int | None = None,
               maximum: int | None = None) -> int:
     """Return ``value`` if it is an int within bounds, else raise a message naming ``name``.
+
+    Without a ``maximum``, ints beyond :data:`LARGEST_INT` (in absolute value) are refused all the same.
 
     >>> check_int(0, "n_steps", owner="IntegratedGradients", minimum=1)
     Traceback (most recent call last):
@@ -78,20 +93,24 @@ def check_int(value: Any, name: str, *, owner: str | None = None, minimum: int |
         raise InvalidTypeError(message)
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
         raise InvalidArgumentError(message)
+    if abs(value) > LARGEST_INT:
+        raise InvalidArgumentError(_range_message(value, name, owner, "an int", minimum if minimum is not None
+                                                  else -LARGEST_INT, LARGEST_INT, exclusive_minimum=False))
     return value
 
 
 def check_float(value: Any, name: str, *, owner: str | None = None, minimum: float | None = None,
                 maximum: float | None = None, exclusive_minimum: bool = False,
                 exclusive_maximum: bool = False) -> float:
-    """Return ``value`` as a float if it is a real number within bounds, else raise."""
+    """Return ``value`` as a float if it is a finite real number within bounds, else raise (NaN and infinities are
+    never accepted)."""
     message = _range_message(value, name, owner, "a number", minimum, maximum, exclusive_minimum, exclusive_maximum)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidTypeError(message)
     value = float(value)
     too_small = minimum is not None and (value <= minimum if exclusive_minimum else value < minimum)
     too_large = maximum is not None and (value >= maximum if exclusive_maximum else value > maximum)
-    if too_small or too_large or value != value:
+    if too_small or too_large or not math.isfinite(value):
         raise InvalidArgumentError(message)
     return value
 

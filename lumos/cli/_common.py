@@ -10,7 +10,7 @@ from typing import Any, Callable
 import click
 from click.core import ParameterSource
 
-from ..errors import InvalidArgumentError, LumosError
+from ..errors import LARGEST_INT, InvalidArgumentError, LumosError
 
 DEFAULT_MODEL = "tweets-sentiment"
 DEFAULT_IMAGE_MODEL = "imagenet-efficientnet-lite0"
@@ -19,6 +19,43 @@ DEFAULT_LM = "smollm2-135m"
 
 #: Help of the ``--model`` option of the commands that take a zoo name or a model directory.
 MODEL_HELP = "Zoo model name or a directory holding a Hugging Face classifier."
+
+
+def count(minimum: int, maximum: int = LARGEST_INT) -> click.IntRange:
+    """An int option counted from ``minimum``: a value out of range (negative, zero where it means nothing, or
+    beyond what could ever be allocated) is a usage error before any work starts."""
+    return click.IntRange(minimum, maximum)
+
+
+#: Any int option that may be negative (a layer counted from the end, a rating checked later).
+INT = click.IntRange(-LARGEST_INT, LARGEST_INT)
+#: A random seed: numpy and torch take seeds in [0, 2**32).
+SEED = click.IntRange(0, 2**32 - 1)
+
+
+class Number(click.ParamType):
+    """A finite real number (NaN and infinities refused) above ``minimum``."""
+
+    name = "number"
+
+    def __init__(self, minimum: float, exclusive: bool = False) -> None:
+        self.minimum, self.exclusive = minimum, exclusive
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number.", param, ctx)
+        low = number <= self.minimum if self.exclusive else number < self.minimum
+        if number != number or number in (float("inf"), float("-inf")) or low:
+            self.fail(f"{value!r} is not a finite number {'>' if self.exclusive else '>='} {self.minimum}.",
+                      param, ctx)
+        return number
+
+
+def number(minimum: float, *, exclusive: bool = False) -> Number:
+    """A float option: finite, and at least (or, ``exclusive``, above) ``minimum``."""
+    return Number(minimum, exclusive)
 
 
 def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:

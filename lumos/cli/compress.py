@@ -9,6 +9,7 @@ import click
 
 from ..errors import InvalidArgumentError
 from ._common import DEFAULT_MODEL, MODEL_HELP, deprecated_alias, friendly_errors, model_data, names, text_model
+from ._common import count, number
 
 _SPECS_HELP = ("Comma-separated compressions: prune:S (global magnitude pruning to sparsity S), heads:K (K heads "
                "removed per layer), neurons:F (fraction F of feed-forward neurons removed), int8, distill:L (an "
@@ -23,8 +24,8 @@ _SPECS_HELP = ("Comma-separated compressions: prune:S (global magnitude pruning 
                                            "comparison. Default: the zoo model's own dataset.")
 @click.option("--split", default="test", show_default=True, type=click.Choice(["validation", "test"]),
               help="Held-out split the models are compared on.")
-@click.option("--n", "n_examples", default=300, show_default=True, type=int, help="Held-out examples compared.")
-@click.option("--n-explain", default=20, show_default=True, type=int,
+@click.option("--n", "n_examples", default=300, show_default=True, type=count(1), help="Held-out examples compared.")
+@click.option("--n-explain", default=20, show_default=True, type=count(0),
               help="Examples explained by each attribution method on each model.")
 @click.option("--methods", default=None,
               help="Comma-separated attribution methods whose drift is measured. [default: saliency,"
@@ -35,19 +36,19 @@ _SPECS_HELP = ("Comma-separated compressions: prune:S (global magnitude pruning 
 @click.option("--train", "train_data", default=None,
               help="Training texts for distill and measured rankings: a CSV with 'text' and 'label' columns. "
                    "Default: the zoo dataset's train split.")
-@click.option("--train-n", default=None, type=int, help="Use only the first N training texts.")
-@click.option("--labels-n", default=None, type=int,
+@click.option("--train-n", default=None, type=count(1), help="Use only the first N training texts.")
+@click.option("--labels-n", default=None, type=count(0),
               help="Keep the labels of only the first N training texts: distill learns the others from the teacher "
                    "alone (a transfer set). [default: all labelled]")
-@click.option("--hidden-weight", default=None, type=float,
+@click.option("--hidden-weight", default=None, type=number(0),
               help="Weight of distill's hidden-state term (0 turns it off). [default: 1.0]")
-@click.option("--epochs", default=3, show_default=True, type=int, help="Training epochs of distill.")
+@click.option("--epochs", default=3, show_default=True, type=count(1), help="Training epochs of distill.")
 @click.option("--out", default="lumos-compressed", show_default=True,
               help="Directory that receives one model directory per spec (safetensors + config; TensorBoard logs of "
                    "distill under tensorboard/).")
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
 @deprecated_alias("--method", "--specs", multiple=True)
-@deprecated_alias("--explain", "--n-explain", type=int)
+@deprecated_alias("--explain", "--n-explain", type=count(0))
 @friendly_errors
 def compress(model: str, specs: tuple[str, ...], data: str | None, split: str, n_examples: int, n_explain: int,
              methods: str | None, importance: str | None, train_data: str | None, train_n: int | None,

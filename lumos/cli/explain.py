@@ -7,6 +7,8 @@ import click
 
 from ..errors import InvalidArgumentError
 from ._common import DEFAULT_IMAGE_MODEL, DEFAULT_MODEL, deprecated_alias, friendly_errors
+from ..errors import MAX_EVALS, MAX_STEPS
+from ._common import count
 
 
 class MethodOption(click.Option):
@@ -56,14 +58,14 @@ def method_settings(cls: type, given: dict[str, int | None]) -> dict[str, int]:
                    f"with --image: {DEFAULT_IMAGE_MODEL}]")
 @click.option("--method", default=None, cls=MethodOption)
 @click.option("--target", default=None, help="Class to explain (name or index). Default: the predicted class.")
-@click.option("--n-steps", default=None, type=int, help="Integration steps, for integrated_gradients (default 32).")
-@click.option("--n-evals", default=None, type=int,
+@click.option("--n-steps", default=None, type=count(1, MAX_STEPS), help="Integration steps, for integrated_gradients (default 32).")
+@click.option("--n-evals", default=None, type=count(1, MAX_EVALS),
               help="Model evaluations per explanation, for sampling methods such as lime.")
 @click.option("--json", "as_json", is_flag=True, help="Print the Explanation as JSON.")
 @click.option("--out", "out", default=None, metavar="PNG",
               help="With --image: where to write the saliency overlay. [default: IMAGE-METHOD.png beside the cwd]")
-@deprecated_alias("--steps", "--n-steps", type=int)
-@deprecated_alias("--evals", "--n-evals", type=int)
+@deprecated_alias("--steps", "--n-steps", type=count(1, MAX_STEPS))
+@deprecated_alias("--evals", "--n-evals", type=count(1, MAX_EVALS))
 @friendly_errors
 def explain(text: str | None, image: str | None, model: str | None, method: str | None, target: str | None,
             n_steps: int | None, n_evals: int | None, as_json: bool, out: str | None) -> None:

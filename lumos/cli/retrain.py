@@ -11,6 +11,7 @@ import click
 
 from ..errors import InvalidArgumentError
 from ._common import friendly_errors
+from ._common import SEED, count, number
 from .feedback import store_option
 
 
@@ -29,13 +30,13 @@ from .feedback import store_option
 @click.option("--data", default=None,
               help="Training data: a zoo dataset or a CSV file (text/table and label columns); its validation split "
                    "measures accuracy. [default: the zoo model's own dataset]")
-@click.option("--n", "n_train", default=2000, show_default=True, type=int,
+@click.option("--n", "n_train", default=2000, show_default=True, type=count(1),
               help="Use the first N training examples (plus every example with feedback).")
-@click.option("--n-validation", default=500, show_default=True, type=int, help="Validation examples measured.")
-@click.option("--epochs", default=5, show_default=True, type=int)
-@click.option("--batch-size", default=32, show_default=True, type=int)
-@click.option("--lr", default=1e-3, show_default=True, type=float, help="Adam's learning rate.")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--n-validation", default=500, show_default=True, type=count(0), help="Validation examples measured.")
+@click.option("--epochs", default=5, show_default=True, type=count(1))
+@click.option("--batch-size", default=32, show_default=True, type=count(2))
+@click.option("--lr", default=1e-3, show_default=True, type=number(0, exclusive=True), help="Adam's learning rate.")
+@click.option("--seed", default=0, show_default=True, type=SEED)
 @click.option("--out", default="lumos-retrained", show_default=True,
               help="Directory of the new model version (safetensors + lumos-retrained.json; TensorBoard logs under "
                    "tensorboard/).")
