@@ -7,7 +7,10 @@ the call without reading a traceback from deep inside torch.
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = [
     "LumosError",
@@ -22,6 +25,7 @@ __all__ = [
     "MAX_EVALS",
     "check_float",
     "check_choice",
+    "check_output_path",
 ]
 
 
@@ -124,3 +128,48 @@ def check_choice(value: Any, name: str, choices: Iterable[str], *, owner: str | 
             f"The {name!r} parameter{_owner(owner)} must be one of {accepted}. Got {value!r}."
         )
     return value
+
+
+def check_output_path(path: Any, name: str, *, kind: str = "file", suffixes: Iterable[str] = (),
+                      owner: str | None = None) -> "Path":
+    """Return ``path`` as a Path if something can be written there, else raise before any work starts.
+
+    ``kind="file"``: not an existing directory, with one of ``suffixes`` (when given); ``kind="directory"``: not
+    an existing file. Missing parent folders are fine (they are created when the output is written) as long as the
+    nearest existing one is a folder this process may write into.
+
+    >>> check_output_path("map.jpg", "out", kind="file", suffixes=(".png",))
+    Traceback (most recent call last):
+    ...
+    lumos.errors.InvalidArgumentError: The 'out' parameter must be a file path ending in .png. Got 'map.jpg'.
+    """
+    import os
+    from pathlib import Path
+
+    suffixes = tuple(s.lower() for s in suffixes)
+    wanted = ("a file path" + (f" ending in {' or '.join(suffixes)}" if suffixes else "")) if kind == "file" \
+        else "a directory path"
+    if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
+        raise (InvalidTypeError if not isinstance(path, (str, os.PathLike)) else InvalidArgumentError)(
+            f"The {name!r} parameter{_owner(owner)} must be {wanted}. Got {path!r}.")
+    given = str(path)
+    target = Path(given).expanduser()
+    if kind == "file":
+        if target.is_dir() or given.endswith(("/", os.sep)):
+            raise InvalidArgumentError(f"The {name!r} parameter{_owner(owner)} must be {wanted}. Got {given!r}, "
+                                       "a directory.")
+        if suffixes and target.suffix.lower() not in suffixes:
+            raise InvalidArgumentError(f"The {name!r} parameter{_owner(owner)} must be {wanted}. Got {given!r}.")
+    elif target.exists() and not target.is_dir():
+        raise InvalidArgumentError(f"The {name!r} parameter{_owner(owner)} must be {wanted}. Got {given!r}, an "
+                                   "existing file.")
+    ancestor = target.parent if kind == "file" else target
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise InvalidArgumentError(f"The {name!r} parameter{_owner(owner)} cannot be written: {str(ancestor)!r} "
+                                   f"in {given!r} is a file, not a folder.")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise InvalidArgumentError(f"The {name!r} parameter{_owner(owner)} cannot be written: the folder "
+                                   f"{str(ancestor)!r} is not writable.")
+    return target

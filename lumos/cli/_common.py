@@ -101,9 +101,13 @@ def deprecated_alias(old: str, new: str, **option: Any) -> Callable[[Callable[..
     return decorate
 
 
-def names(text: str | None) -> list[str] | None:
-    """``"a, b,c"`` -> ``["a", "b", "c"]``; None (or nothing but commas) -> None."""
+def names(text: str | None, option: str | None = None) -> list[str] | None:
+    """``"a, b,c"`` -> ``["a", "b", "c"]``; None -> None. A given ``option`` whose text names nothing ("", ",")
+    is an error, rather than silently meaning the default; without ``option``, such a text gives None."""
     items = [item.strip() for item in text.split(",") if item.strip()] if text else []
+    if text is not None and not items and option is not None:
+        raise InvalidArgumentError(f"The {option!r} option names nothing: give one or more comma-separated names, or "
+                                   f"leave the option out for the default. Got {text!r}.")
     return items or None
 
 

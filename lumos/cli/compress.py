@@ -56,7 +56,7 @@ def compress(model: str, specs: tuple[str, ...], data: str | None, split: str, n
     """Compress the model, save each compressed copy, and compare them with the original: accuracy, agreement,
     size, latency, and the drift of each attribution method's explanations."""
     from .. import compression
-    from ..errors import check_int
+    from ..errors import check_int, check_output_path
     from ..zoo.data import dataset_kind, load_labelled_texts
 
     chosen = [spec for given in specs for spec in names(given) or ()]
@@ -64,6 +64,13 @@ def compress(model: str, specs: tuple[str, ...], data: str | None, split: str, n
         raise InvalidArgumentError("The '--specs' option is required: one or more compressions such as "
                                    "prune:0.5,heads:4+int8 (see `lumos compress --help`).")
     needs_training = compression.needs_training(chosen, importance)  # fails on a bad spec before any work
+    check_output_path(out, "--out", kind="directory")
+    chosen_methods = names(methods, "--methods")
+    if chosen_methods is not None:
+        from ..attribution import get_method
+
+        for name in chosen_methods:  # an unknown name fails now, not after the models are written
+            get_method(name)
     n_examples = check_int(n_examples, "--n", minimum=1)
     adapter = text_model(model, "compress")
     data = model_data(adapter, data, "a CSV file with 'text' and 'label' columns")
@@ -82,7 +89,7 @@ def compress(model: str, specs: tuple[str, ...], data: str | None, split: str, n
                                            validation=validation, out=out, progress=None,
                                            echo=lambda line: click.echo(line, err=True))
     comparison = compression.compare(adapter, compressed, list(held_out.texts[:n_examples]),
-                                     held_out.labels[:n_examples], methods=names(methods), n_explain=n_explain,
+                                     held_out.labels[:n_examples], methods=chosen_methods, n_explain=n_explain,
                                      progress=None)
     if as_json:
         click.echo(json.dumps({"data": held_out.name, **comparison.to_dict()}, indent=2, default=float))

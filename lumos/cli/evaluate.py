@@ -41,7 +41,7 @@ def evaluate(model: str, data: str | None, methods: str | None, n: int, n_sanity
     from ..zoo.data import load_labelled_texts
 
     check_int(n, "--n", minimum=1)
-    chosen = names(methods)
+    chosen = names(methods, "--methods")
     for name in chosen or ():
         get_method(name)  # fail on a bad name before loading the model
     adapter = as_adapter(model)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import click
 
-from ..errors import InvalidArgumentError
+from ..errors import InvalidArgumentError, check_output_path
 from ._common import DEFAULT_IMAGE_MODEL, DEFAULT_MODEL, deprecated_alias, friendly_errors
 from ..errors import MAX_EVALS, MAX_STEPS
 from ._common import count
@@ -77,9 +77,12 @@ def explain(text: str | None, image: str | None, model: str | None, method: str 
         raise InvalidArgumentError("Give either TEXT or --image PATH (exactly one).")
     given = {"--n-steps": n_steps, "--n-evals": n_evals}
     if image is not None:
-        return _explain_image(image, model or DEFAULT_IMAGE_MODEL, method or "grad_cam", target, given, as_json, out)
-    model = model or DEFAULT_MODEL
-    cls = get_method(method or "ig")  # fail on a bad name or option before loading the model
+        return _explain_image(image, DEFAULT_IMAGE_MODEL if model is None else model,
+                              "grad_cam" if method is None else method, target, given, as_json, out)
+    if out is not None:
+        raise InvalidArgumentError("The '--out' option writes the overlay of an image: it needs --image PATH.")
+    model = DEFAULT_MODEL if model is None else model  # "" is an error below, never the default
+    cls = get_method("ig" if method is None else method)  # fail on a bad name or option before loading the model
     settings = method_settings(cls, given)
     adapter = as_adapter(model)
     adapter.require("`lumos explain`", task="classifier")
@@ -108,6 +111,8 @@ def _explain_image(path: str, model: str, method: str, target: str | None, given
 
     cls = get_method(method)
     settings = method_settings(cls, given)
+    if out is not None:
+        check_output_path(out, "--out", suffixes=(".png", ".jpg", ".jpeg", ".webp"))
     picture = read_image(path)  # a clear error for a missing file or one that is not an image
     adapter = as_adapter(model)
     if not isinstance(adapter, ImageAdapter):

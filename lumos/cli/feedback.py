@@ -208,6 +208,9 @@ def _model_id(model: str | None, models: dict[str, dict]) -> str | None:
 @friendly_errors
 def export(out: str, model: str | None, format_: str | None, store_path: str | None) -> None:
     """Write the records to OUT (JSONL, or Parquet with pyarrow)."""
+    from ..errors import check_output_path
+
+    check_output_path(out, "OUT", suffixes=() if format_ else (".jsonl", ".json", ".ndjson", ".parquet"))
     store = open_store(store_path)
     n = store.export(out, format=format_, model_id=_model_id(model, store.models()))
     click.echo(f"{n} records written to {out}")

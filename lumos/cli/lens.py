@@ -52,7 +52,7 @@ def lens(prompt: str, model: str, k: int, layer_list: str | None, device: str | 
 
 def integers(text: str | None, option: str) -> list[int] | None:
     """``"0, -1"`` -> ``[0, -1]``; None -> None; anything else than ints -> an error naming ``option``."""
-    items = names(text)
+    items = names(text, option)
     if items is None:
         return None
     try:

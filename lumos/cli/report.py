@@ -29,6 +29,6 @@ def report(model: str, data: str | None, n: int, out: str, methods: str | None, 
     """Write the offline HTML report (OUT/index.html)."""
     from ..report import build_report
 
-    path = build_report(model, data=data, n=n, out=out, methods=names(methods), progress=True, quality_n=quality_n,
-                        compress=names(compress) or [])
+    path = build_report(model, data=data, n=n, out=out, methods=names(methods, "--methods"), progress=True, quality_n=quality_n,
+                        compress=names(compress, "--compress") or [])
     click.echo(f"Report written to {path}")

@@ -50,7 +50,7 @@ def trace(prompt: str, corrupt: str | None, corrupt_prompt: str | None, site: st
     options = {key: v for key, v in (("device", device), ("dtype", dtype)) if v is not None}
     adapter = as_adapter(model, **options) if options else as_adapter(model)
     adapter.require("`lumos trace`", task="causal_lm")
-    words = names(corrupt)
+    words = names(corrupt, "--corrupt")
     result = causal_trace(adapter, prompt, target=target, corrupt=words, corrupt_prompt=corrupt_prompt, site=site,
                           layers=layers, positions=positions, window=window, n_samples=n_samples, seed=seed,
                           batch_size=batch_size)
