@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LumosError",
+    "LumosWarning",
     "InvalidArgumentError",
     "InvalidTypeError",
     "UnknownNameError",
@@ -31,6 +32,10 @@ __all__ = [
 
 class LumosError(Exception):
     """Base class of every error lumos raises on purpose."""
+
+
+class LumosWarning(UserWarning):
+    """Something lumos did that the user should know of, such as a text cut to the model's length."""
 
 
 class InvalidArgumentError(LumosError, ValueError):

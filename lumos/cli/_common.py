@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import functools
 import sys
+import warnings
 from typing import Any, Callable
 
 import click
 from click.core import ParameterSource
 
-from ..errors import LARGEST_INT, InvalidArgumentError, LumosError
+from ..errors import LARGEST_INT, InvalidArgumentError, LumosError, LumosWarning
 
 DEFAULT_MODEL = "tweets-sentiment"
 DEFAULT_IMAGE_MODEL = "imagenet-efficientnet-lite0"
@@ -59,12 +60,24 @@ def number(minimum: float, *, exclusive: bool = False) -> Number:
 
 
 def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Show a LumosError as one clear line and exit with status 2, never as a traceback."""
+    """Show a LumosError as one clear line and exit with status 2, never as a traceback; show a LumosWarning
+    (such as a text cut to the model's length) as one ``warning:`` line on stderr."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            with warnings.catch_warnings():
+                shown = warnings.showwarning
+
+                def show(message: Any, category: type, *rest: Any, **more: Any) -> None:
+                    if issubclass(category, LumosWarning):
+                        click.secho(f"warning: {message}", fg="yellow", err=True)
+                    else:
+                        shown(message, category, *rest, **more)
+
+                warnings.showwarning = show
+                warnings.simplefilter("always", LumosWarning)
+                return fn(*args, **kwargs)
         except LumosError as exc:
             click.secho(f"error: {exc}", fg="red", err=True)
             sys.exit(2)
