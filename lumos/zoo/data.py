@@ -124,11 +124,15 @@ def _check_csv(path: Path, argument: str) -> None:
             if header is None or not any(h.strip() for h in header):
                 raise InvalidArgumentError(f"{where} is empty: a CSV file needs a header line (such as text,label) "
                                            "and rows.")
+            rows = 0
             for row in reader:
+                rows += bool(row)
                 if row and len(row) != len(header):
                     raise InvalidArgumentError(
                         f"{where}, line {reader.line_num}: {len(row)} fields where the header has {len(header)} "
                         f"({', '.join(header)}). A text holding commas must be quoted (\"like, this\").")
+            if not rows:
+                raise InvalidArgumentError(f"{where} has a header ({', '.join(header)}) but no rows.")
     except UnicodeDecodeError as exc:
         raise InvalidArgumentError(f"{where} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
                                    f"{exc.start}); save it as UTF-8 (e.g. `iconv -f latin1 -t utf-8`).") from None
