@@ -22,6 +22,7 @@ DEFAULT_LM = "smollm2-135m"
 MODEL_HELP = "Zoo model name or a directory holding a Hugging Face classifier."
 
 
+@functools.lru_cache(maxsize=None)  # one type object per range, so an option and its old spelling share it
 def count(minimum: int, maximum: int = LARGEST_INT) -> click.IntRange:
     """An int option counted from ``minimum``: a value out of range (negative, zero where it means nothing, or
     beyond what could ever be allocated) is a usage error before any work starts."""
@@ -54,6 +55,7 @@ class Number(click.ParamType):
         return number
 
 
+@functools.lru_cache(maxsize=None)
 def number(minimum: float, *, exclusive: bool = False) -> Number:
     """A float option: finite, and at least (or, ``exclusive``, above) ``minimum``."""
     return Number(minimum, exclusive)
