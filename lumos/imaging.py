@@ -19,19 +19,33 @@ __all__ = ["read_image", "to_image", "blur", "colorize", "overlay", "png_base64"
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
 
+#: The largest image read, in pixels (a 50-megapixel photo). Models read a few hundred pixels a side; a larger
+#: file is refused from its header, before it is decoded, so that a decompression bomb (a small file that
+#: expands to gigabytes) costs nothing.
+MAX_IMAGE_PIXELS = 50_000_000
+
+
 def read_image(path: str | Path) -> np.ndarray:
     """Read an image file as an (H, W, 3) uint8 array (alpha dropped, grey expanded).
 
-    Raises :class:`~lumos.errors.InvalidArgumentError` naming the path when it is missing or not an image.
+    Raises :class:`~lumos.errors.InvalidArgumentError` naming the path when it is missing, not an image, or larger
+    than :data:`MAX_IMAGE_PIXELS`.
     """
     from PIL import Image, UnidentifiedImageError
 
     p = Path(path).expanduser()
     if not p.is_file():
         raise InvalidArgumentError(f"The image path {str(path)!r} does not exist or is not a file.")
+    too_large = (f"The image {str(path)!r} is larger than the {MAX_IMAGE_PIXELS:,} pixels lumos reads (models see a "
+                 "few hundred a side); resize it first.")
     try:
         with Image.open(p) as img:
+            width, height = img.size
+            if width * height > MAX_IMAGE_PIXELS:
+                raise InvalidArgumentError(f"{too_large} It is {width} x {height}.")
             return np.asarray(img.convert("RGB"))
+    except Image.DecompressionBombError:  # PIL's own, larger limit, raised while reading the header
+        raise InvalidArgumentError(too_large) from None
     except (UnidentifiedImageError, OSError) as exc:
         raise InvalidArgumentError(f"The file {str(path)!r} is not an image PIL can read (accepted: "
                                    f"{', '.join(_IMAGE_SUFFIXES)}): {exc}") from None

@@ -93,7 +93,7 @@ def test_explain_help_lists_registered_methods(runner):
     (["explain", "hello", "--method", "lime", "--n-steps", "8"],
      "The '--n-steps' option sets 'n_steps', which lime does not take. Methods that take it: integrated_gradients"),
     (["explain", "hello", "--method", "lime", "--n-evals", "2"], "'n_evals' parameter of LIME must be an int >= 3"),
-    (["report", "--n", "0"], "'n' parameter"),
+    (["report", "--n", "0"], "Invalid value for '--n': 0 is not in the range 1<=x"),
     (["zoo", "build", "nope"], "zoo model must be one of"),
 ])
 def test_bad_input_is_one_clear_line(runner, args, message):

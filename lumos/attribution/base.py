@@ -14,7 +14,7 @@ from threadpoolctl import threadpool_limits
 import torch
 
 from ..engine import Batcher, batches_by_size, example_rng, track
-from ..errors import InvalidArgumentError, check_choice, check_int
+from ..errors import MAX_EVALS, MAX_STEPS, InvalidArgumentError, check_choice, check_int
 from ..explanation import Cost, Explanation, ExplanationSet
 from ..maskers import Prepared
 from ..models import GradientAdapter, ModelAdapter, as_adapter

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from ..errors import InvalidArgumentError, check_choice, check_int
-from .base import GradientMethod, Score, gradient
+from .base import MAX_STEPS, GradientMethod, Score, gradient
 from .registry import register_method
 
 __all__ = ["IntegratedGradients", "quadrature"]
@@ -86,7 +86,7 @@ class IntegratedGradients(GradientMethod):
     def __init__(self, model: Any, *, n_steps: int = 32, method: str = "gausslegendre",
                  internal_batch_size: int | None = None, **kwargs: Any) -> None:
         super().__init__(model, **kwargs)
-        self.n_steps = check_int(n_steps, "n_steps", owner="IntegratedGradients", minimum=1)
+        self.n_steps = check_int(n_steps, "n_steps", owner="IntegratedGradients", minimum=1, maximum=MAX_STEPS)
         self.method = check_choice(method, "method", RULES, owner="IntegratedGradients")
         self.internal_batch_size = None if internal_batch_size is None else check_int(
             internal_batch_size, "internal_batch_size", owner="IntegratedGradients", minimum=1)

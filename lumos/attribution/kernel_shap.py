@@ -11,7 +11,7 @@ import numpy as np
 from scipy.linalg import lapack
 
 from ..errors import InvalidArgumentError, InvalidTypeError, check_int
-from .base import Estimate, PerturbationMethod
+from .base import MAX_EVALS, Estimate, PerturbationMethod
 from .registry import register_method
 
 __all__ = ["KernelSHAP"]
@@ -119,7 +119,7 @@ class KernelSHAP(PerturbationMethod):
 
     def __init__(self, model: Any, *, n_evals: int = 500, surrogate: bool = True, **kwargs: Any) -> None:
         super().__init__(model, **kwargs)
-        self.n_evals = check_int(n_evals, "n_evals", owner="KernelSHAP", minimum=2)
+        self.n_evals = check_int(n_evals, "n_evals", owner="KernelSHAP", minimum=2, maximum=MAX_EVALS)
         if not isinstance(surrogate, bool):
             raise InvalidTypeError(f"The 'surrogate' parameter of KernelSHAP must be a bool. Got {surrogate!r}.")
         self.surrogate = surrogate

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidArgumentError, check_float, check_int
-from .base import Estimate, PerturbationMethod
+from .base import MAX_EVALS, Estimate, PerturbationMethod
 from .registry import register_method
 
 __all__ = ["LIME"]
@@ -55,7 +55,7 @@ class LIME(PerturbationMethod):
     def __init__(self, model: Any, *, n_evals: int = 500, kernel_width: float = 0.25, alpha: float = 1.0,
                  **kwargs: Any) -> None:
         super().__init__(model, **kwargs)
-        self.n_evals = check_int(n_evals, "n_evals", owner="LIME", minimum=3)
+        self.n_evals = check_int(n_evals, "n_evals", owner="LIME", minimum=3, maximum=MAX_EVALS)
         self.kernel_width = check_float(kernel_width, "kernel_width", owner="LIME", minimum=0,
                                         exclusive_minimum=True)
         self.alpha = check_float(alpha, "alpha", owner="LIME", minimum=0)

@@ -8,7 +8,7 @@ import torch
 
 from ..engine import example_rng
 from ..errors import InvalidTypeError, check_choice, check_float, check_int
-from .base import GradientMethod, Score
+from .base import MAX_STEPS, GradientMethod, Score
 from .registry import register_method
 
 __all__ = ["SmoothGrad"]
@@ -66,7 +66,7 @@ class SmoothGrad(GradientMethod):
         self.batch_size = check_int(batch_size if batch_size is not None else method.batch_size, "batch_size",
                                     owner="SmoothGrad", minimum=1)
         self.progress = progress
-        self.n_samples = check_int(n_samples, "n_samples", owner="SmoothGrad", minimum=1)
+        self.n_samples = check_int(n_samples, "n_samples", owner="SmoothGrad", minimum=1, maximum=MAX_STEPS)
         self.noise_level = check_float(noise_level, "noise_level", owner="SmoothGrad", minimum=0.0)
         self.kind = check_choice(kind, "kind", ("smoothgrad", "smoothgrad_sq", "vargrad"), owner="SmoothGrad")
         self.seed = check_int(seed, "seed", owner="SmoothGrad", minimum=0)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import functools
 import sys
+import warnings
 from typing import Any, Callable
 
 import click
 from click.core import ParameterSource
 
-from ..errors import InvalidArgumentError, LumosError
+from ..errors import LARGEST_INT, InvalidArgumentError, LumosError, LumosWarning
 
 DEFAULT_MODEL = "tweets-sentiment"
 DEFAULT_IMAGE_MODEL = "imagenet-efficientnet-lite0"
@@ -21,13 +22,64 @@ DEFAULT_LM = "smollm2-135m"
 MODEL_HELP = "Zoo model name or a directory holding a Hugging Face classifier."
 
 
+@functools.lru_cache(maxsize=None)  # one type object per range, so an option and its old spelling share it
+def count(minimum: int, maximum: int = LARGEST_INT) -> click.IntRange:
+    """An int option counted from ``minimum``: a value out of range (negative, zero where it means nothing, or
+    beyond what could ever be allocated) is a usage error before any work starts."""
+    return click.IntRange(minimum, maximum)
+
+
+#: Any int option that may be negative (a layer counted from the end, a rating checked later).
+INT = click.IntRange(-LARGEST_INT, LARGEST_INT)
+#: A random seed: numpy and torch take seeds in [0, 2**32).
+SEED = click.IntRange(0, 2**32 - 1)
+
+
+class Number(click.ParamType):
+    """A finite real number (NaN and infinities refused) above ``minimum``."""
+
+    name = "number"
+
+    def __init__(self, minimum: float, exclusive: bool = False) -> None:
+        self.minimum, self.exclusive = minimum, exclusive
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number.", param, ctx)
+        low = number <= self.minimum if self.exclusive else number < self.minimum
+        if number != number or number in (float("inf"), float("-inf")) or low:
+            self.fail(f"{value!r} is not a finite number {'>' if self.exclusive else '>='} {self.minimum}.",
+                      param, ctx)
+        return number
+
+
+@functools.lru_cache(maxsize=None)
+def number(minimum: float, *, exclusive: bool = False) -> Number:
+    """A float option: finite, and at least (or, ``exclusive``, above) ``minimum``."""
+    return Number(minimum, exclusive)
+
+
 def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Show a LumosError as one clear line and exit with status 2, never as a traceback."""
+    """Show a LumosError as one clear line and exit with status 2, never as a traceback; show a LumosWarning
+    (such as a text cut to the model's length) as one ``warning:`` line on stderr."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            with warnings.catch_warnings():
+                shown = warnings.showwarning
+
+                def show(message: Any, category: type, *rest: Any, **more: Any) -> None:
+                    if issubclass(category, LumosWarning):
+                        click.secho(f"warning: {message}", fg="yellow", err=True)
+                    else:
+                        shown(message, category, *rest, **more)
+
+                warnings.showwarning = show
+                warnings.simplefilter("always", LumosWarning)
+                return fn(*args, **kwargs)
         except LumosError as exc:
             click.secho(f"error: {exc}", fg="red", err=True)
             sys.exit(2)
@@ -64,9 +116,13 @@ def deprecated_alias(old: str, new: str, **option: Any) -> Callable[[Callable[..
     return decorate
 
 
-def names(text: str | None) -> list[str] | None:
-    """``"a, b,c"`` -> ``["a", "b", "c"]``; None (or nothing but commas) -> None."""
+def names(text: str | None, option: str | None = None) -> list[str] | None:
+    """``"a, b,c"`` -> ``["a", "b", "c"]``; None -> None. A given ``option`` whose text names nothing ("", ",")
+    is an error, rather than silently meaning the default; without ``option``, such a text gives None."""
     items = [item.strip() for item in text.split(",") if item.strip()] if text else []
+    if text is not None and not items and option is not None:
+        raise InvalidArgumentError(f"The {option!r} option names nothing: give one or more comma-separated names, or "
+                                   f"leave the option out for the default. Got {text!r}.")
     return items or None
 
 

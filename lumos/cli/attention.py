@@ -7,12 +7,13 @@ import json
 import click
 
 from ._common import DEFAULT_MODEL, MODEL_HELP, friendly_errors
+from ._common import INT
 
 
 @click.command()
 @click.argument("text")
 @click.option("--model", "-m", default=DEFAULT_MODEL, show_default=True, help=MODEL_HELP)
-@click.option("--layer", default=-1, show_default=True, type=int, help="Layer of the raw attention column.")
+@click.option("--layer", default=-1, show_default=True, type=INT, help="Layer of the raw attention column.")
 @click.option("--target", default=None, help="Class explained by attention x gradient (name or index). "
                                               "Default: the predicted class.")
 @click.option("--json", "as_json", is_flag=True, help="Print the four Explanations as JSON.")

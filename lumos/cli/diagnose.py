@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from ._common import DEFAULT_MODEL, MODEL_HELP, deprecated_alias, friendly_errors, load_for_analysis
+from ._common import count
 
 
 def top_features(explanation: Any, k: int = 3) -> list[tuple[str, float]]:
@@ -26,13 +27,13 @@ def top_features(explanation: Any, k: int = 3) -> list[tuple[str, float]]:
               "feature columns and 'label'). Default: the zoo model's own dataset.")
 @click.option("--split", default="test", show_default=True, type=click.Choice(["train", "validation", "test"]),
               help="Split of a zoo dataset.")
-@click.option("--top-k", default=5, show_default=True, type=int, help="Worst slices to show.")
-@click.option("--n-errors", default=3, show_default=True, type=int,
+@click.option("--top-k", default=5, show_default=True, type=count(1), help="Worst slices to show.")
+@click.option("--n-errors", default=3, show_default=True, type=count(0),
               help="Most confident errors to show, each explained by --method.")
 @click.option("--method", default="occlusion", show_default=True, help="Method explaining the confident errors.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
-@deprecated_alias("--slices", "--top-k", type=int)
-@deprecated_alias("--errors", "--n-errors", type=int)
+@deprecated_alias("--slices", "--top-k", type=count(1))
+@deprecated_alias("--errors", "--n-errors", type=count(0))
 @friendly_errors
 def diagnose(model: str, data: str | None, split: str, top_k: int, n_errors: int, method: str, as_json: bool) -> None:
     """Print where the model fails: accuracy, calibration, worst slices, most confident errors."""

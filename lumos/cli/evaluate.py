@@ -10,6 +10,7 @@ import click
 
 from ..errors import InvalidArgumentError
 from ._common import DEFAULT_MODEL, MODEL_HELP, deprecated_alias, friendly_errors, model_data, names
+from ._common import count
 
 
 @click.command()
@@ -20,14 +21,14 @@ from ._common import DEFAULT_MODEL, MODEL_HELP, deprecated_alias, friendly_error
               "('demo-prompts', the default) or a text file with one prompt per line.")
 @click.option("--methods", default=None, help="Comma-separated method names. Default: the report's methods "
               "(gradient and perturbation methods); a random baseline is always added.")
-@click.option("--n", default=100, show_default=True, type=int, help="Held-out texts to evaluate on (the first n).")
-@click.option("--n-sanity", default=3, show_default=True, type=int,
+@click.option("--n", default=100, show_default=True, type=count(1), help="Held-out texts to evaluate on (the first n).")
+@click.option("--n-sanity", default=3, show_default=True, type=count(0),
               help="Texts for the model-randomization check (0 skips it).")
-@click.option("--n-sensitivity", default=5, show_default=True, type=int,
+@click.option("--n-sensitivity", default=5, show_default=True, type=count(0),
               help="Texts for max-sensitivity (0 skips it).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of tables.")
-@deprecated_alias("--sanity-n", "--n-sanity", type=int)
-@deprecated_alias("--sensitivity-n", "--n-sensitivity", type=int)
+@deprecated_alias("--sanity-n", "--n-sanity", type=count(0))
+@deprecated_alias("--sensitivity-n", "--n-sensitivity", type=count(0))
 @friendly_errors
 def evaluate(model: str, data: str | None, methods: str | None, n: int, n_sanity: int, n_sensitivity: int,
              as_json: bool) -> None:
@@ -40,7 +41,7 @@ def evaluate(model: str, data: str | None, methods: str | None, n: int, n_sanity
     from ..zoo.data import load_labelled_texts
 
     check_int(n, "--n", minimum=1)
-    chosen = names(methods)
+    chosen = names(methods, "--methods")
     for name in chosen or ():
         get_method(name)  # fail on a bad name before loading the model
     adapter = as_adapter(model)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import inspect
 import click
 
-from ..errors import InvalidArgumentError
+from ..errors import InvalidArgumentError, check_output_path
 from ._common import DEFAULT_IMAGE_MODEL, DEFAULT_MODEL, deprecated_alias, friendly_errors
+from ..errors import MAX_EVALS, MAX_STEPS
+from ._common import count
 
 
 class MethodOption(click.Option):
@@ -56,14 +58,14 @@ def method_settings(cls: type, given: dict[str, int | None]) -> dict[str, int]:
                    f"with --image: {DEFAULT_IMAGE_MODEL}]")
 @click.option("--method", default=None, cls=MethodOption)
 @click.option("--target", default=None, help="Class to explain (name or index). Default: the predicted class.")
-@click.option("--n-steps", default=None, type=int, help="Integration steps, for integrated_gradients (default 32).")
-@click.option("--n-evals", default=None, type=int,
+@click.option("--n-steps", default=None, type=count(1, MAX_STEPS), help="Integration steps, for integrated_gradients (default 32).")
+@click.option("--n-evals", default=None, type=count(1, MAX_EVALS),
               help="Model evaluations per explanation, for sampling methods such as lime.")
 @click.option("--json", "as_json", is_flag=True, help="Print the Explanation as JSON.")
 @click.option("--out", "out", default=None, metavar="PNG",
               help="With --image: where to write the saliency overlay. [default: IMAGE-METHOD.png beside the cwd]")
-@deprecated_alias("--steps", "--n-steps", type=int)
-@deprecated_alias("--evals", "--n-evals", type=int)
+@deprecated_alias("--steps", "--n-steps", type=count(1, MAX_STEPS))
+@deprecated_alias("--evals", "--n-evals", type=count(1, MAX_EVALS))
 @friendly_errors
 def explain(text: str | None, image: str | None, model: str | None, method: str | None, target: str | None,
             n_steps: int | None, n_evals: int | None, as_json: bool, out: str | None) -> None:
@@ -75,9 +77,12 @@ def explain(text: str | None, image: str | None, model: str | None, method: str 
         raise InvalidArgumentError("Give either TEXT or --image PATH (exactly one).")
     given = {"--n-steps": n_steps, "--n-evals": n_evals}
     if image is not None:
-        return _explain_image(image, model or DEFAULT_IMAGE_MODEL, method or "grad_cam", target, given, as_json, out)
-    model = model or DEFAULT_MODEL
-    cls = get_method(method or "ig")  # fail on a bad name or option before loading the model
+        return _explain_image(image, DEFAULT_IMAGE_MODEL if model is None else model,
+                              "grad_cam" if method is None else method, target, given, as_json, out)
+    if out is not None:
+        raise InvalidArgumentError("The '--out' option writes the overlay of an image: it needs --image PATH.")
+    model = DEFAULT_MODEL if model is None else model  # "" is an error below, never the default
+    cls = get_method("ig" if method is None else method)  # fail on a bad name or option before loading the model
     settings = method_settings(cls, given)
     adapter = as_adapter(model)
     adapter.require("`lumos explain`", task="classifier")
@@ -106,6 +111,8 @@ def _explain_image(path: str, model: str, method: str, target: str | None, given
 
     cls = get_method(method)
     settings = method_settings(cls, given)
+    if out is not None:
+        check_output_path(out, "--out", suffixes=(".png", ".jpg", ".jpeg", ".webp"))
     picture = read_image(path)  # a clear error for a missing file or one that is not an image
     adapter = as_adapter(model)
     if not isinstance(adapter, ImageAdapter):

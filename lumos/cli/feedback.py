@@ -10,6 +10,7 @@ import click
 
 from ..errors import InvalidArgumentError
 from ._common import DEFAULT_MODEL, MODEL_HELP, friendly_errors
+from ._common import INT, count
 
 STORE_HELP = ("The feedback store (a SQLite file). [default: $LUMOS_FEEDBACK_STORE, else feedback.sqlite in the user "
               "data directory]")
@@ -43,7 +44,7 @@ def feedback() -> None:
 @click.option("--region", multiple=True, metavar="R0:R1,C0:C1",
               help="Images: mark the pixels of rows R0..R1-1 and columns C0..C1-1 irrelevant; repeatable.")
 @click.option("--label", default=None, help="The correct class (a label correction).")
-@click.option("--rating", default=None, type=int, help="How good the explanation is, 1 (useless) to 5 (right).")
+@click.option("--rating", default=None, type=INT, help="How good the explanation is, 1 (useless) to 5 (right).")
 @click.option("--comment", default=None, help="Free text.")
 @click.option("--author", default=None, help="Who gives the feedback. [default: the login name]")
 @store_option
@@ -157,7 +158,7 @@ def _show_features(explanation: Any) -> None:
 @feedback.command("list")
 @click.option("--model", "-m", default=None, help="Only feedback on this model: a registered name or a model id.")
 @click.option("--author", default=None, help="Only feedback by this author.")
-@click.option("--limit", default=50, show_default=True, type=int, help="At most this many records (the oldest first).")
+@click.option("--limit", default=50, show_default=True, type=count(1), help="At most this many records (the oldest first).")
 @store_option
 @click.option("--json", "as_json", is_flag=True, help="Print the records as JSON lines.")
 @friendly_errors
@@ -207,6 +208,9 @@ def _model_id(model: str | None, models: dict[str, dict]) -> str | None:
 @friendly_errors
 def export(out: str, model: str | None, format_: str | None, store_path: str | None) -> None:
     """Write the records to OUT (JSONL, or Parquet with pyarrow)."""
+    from ..errors import check_output_path
+
+    check_output_path(out, "OUT", suffixes=() if format_ else (".jsonl", ".json", ".ndjson", ".parquet"))
     store = open_store(store_path)
     n = store.export(out, format=format_, model_id=_model_id(model, store.models()))
     click.echo(f"{n} records written to {out}")

@@ -6,6 +6,8 @@ import click
 
 from ..errors import InvalidArgumentError, check_int
 from ._common import DEFAULT_LM, friendly_errors
+from ..errors import MAX_EVALS, MAX_STEPS
+from ._common import SEED, count
 from .explain import MethodOption, method_settings
 
 
@@ -13,7 +15,7 @@ from .explain import MethodOption, method_settings
 @click.argument("prompt")
 @click.option("--model", "-m", default=DEFAULT_LM, show_default=True,
               help="Zoo causal language model, or a directory holding a Hugging Face causal LM.")
-@click.option("--max-new-tokens", default=16, show_default=True, type=int, help="Tokens to generate.")
+@click.option("--max-new-tokens", default=16, show_default=True, type=count(1), help="Tokens to generate.")
 @click.option("--continuation", default=None,
               help="Explain this given continuation (teacher-forced) instead of generating one.")
 @click.option("--explain", "method", default="integrated_gradients", show_default=True, cls=MethodOption)
@@ -23,12 +25,12 @@ from .explain import MethodOption, method_settings
 @click.option("--contrast", default=None, help="A foil token: explain each token rather than this one.")
 @click.option("--sources", type=click.Choice(["all", "prompt"]), default="all", show_default=True,
               help="Gradient methods: attribute to every earlier token, or to the prompt's tokens only.")
-@click.option("--n-steps", default=None, type=int, help="Integration steps, for integrated_gradients.")
-@click.option("--n-evals", default=None, type=int, help="Model evaluations, for lime and kernel_shap.")
+@click.option("--n-steps", default=None, type=count(1, MAX_STEPS), help="Integration steps, for integrated_gradients.")
+@click.option("--n-evals", default=None, type=count(1, MAX_EVALS), help="Model evaluations, for lime and kernel_shap.")
 @click.option("--chat", is_flag=True, help="Wrap the prompt in the model's chat template.")
 @click.option("--sample", is_flag=True, help="Sample (seeded by --seed) instead of greedy decoding.")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed of sampling.")
-@click.option("--top-k", default=3, show_default=True, type=int, help="Sources printed per generated token.")
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Seed of sampling.")
+@click.option("--top-k", default=3, show_default=True, type=count(1), help="Sources printed per generated token.")
 @click.option("--device", default=None, help="Run the model on this device (cpu, cuda, cuda:1, mps).")
 @click.option("--dtype", default=None, type=click.Choice(["float32", "float16", "bfloat16", "float64"]),
               help="Cast the model's weights (default: as loaded).")

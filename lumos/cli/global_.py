@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ._common import DEFAULT_MODEL, MODEL_HELP, deprecated_alias, friendly_errors, load_for_analysis
+from ._common import count
 
 
 @click.command(name="global")
@@ -12,17 +13,17 @@ from ._common import DEFAULT_MODEL, MODEL_HELP, deprecated_alias, friendly_error
 @click.option("--data", default=None, help="Zoo dataset or CSV file. Default: the zoo model's own dataset.")
 @click.option("--split", default="test", show_default=True, type=click.Choice(["train", "validation", "test"]),
               help="Held-out split to measure on.")
-@click.option("--n-repeats", default=5, show_default=True, type=int, help="Permutation repeats (tables).")
-@click.option("--max-depth", default=3, show_default=True, type=int, help="Surrogate tree depth.")
-@click.option("--n", "n_explained", default=100, show_default=True, type=int,
+@click.option("--n-repeats", default=5, show_default=True, type=count(2), help="Permutation repeats (tables).")
+@click.option("--max-depth", default=3, show_default=True, type=count(1), help="Surrogate tree depth.")
+@click.option("--n", "n_explained", default=100, show_default=True, type=count(1),
               help="Examples explained for aggregated local importance.")
 @click.option("--method", default="occlusion", show_default=True, help="Local method aggregated.")
-@click.option("--top", default=10, show_default=True, type=int, help="Features shown.")
-@click.option("--rows", default=None, type=int, help="Use only the first ROWS held-out examples (default: all).")
-@click.option("--fit-rows", default=1000, show_default=True, type=int,
+@click.option("--top", default=10, show_default=True, type=count(1), help="Features shown.")
+@click.option("--rows", default=None, type=count(1), help="Use only the first ROWS held-out examples (default: all).")
+@click.option("--fit-rows", default=1000, show_default=True, type=count(1),
               help="Training texts the surrogate tree of a text model is fitted on (tables use the whole split).")
-@deprecated_alias("--repeats", "--n-repeats", type=int)
-@deprecated_alias("--depth", "--max-depth", type=int)
+@deprecated_alias("--repeats", "--n-repeats", type=count(2))
+@deprecated_alias("--depth", "--max-depth", type=count(1))
 @friendly_errors
 def global_(model: str, data: str | None, split: str, n_repeats: int, max_depth: int, n_explained: int, method: str,
             top: int, rows: int | None, fit_rows: int) -> None:

@@ -8,6 +8,7 @@ import click
 
 from ..errors import InvalidArgumentError
 from ._common import DEFAULT_MODEL, MODEL_HELP, friendly_errors, load_for_analysis
+from ._common import count
 
 
 @click.command()
@@ -16,8 +17,8 @@ from ._common import DEFAULT_MODEL, MODEL_HELP, friendly_errors, load_for_analys
                                            "zoo model's own dataset.")
 @click.option("--split", default="validation", show_default=True,
               type=click.Choice(["train", "validation", "test"]), help="Split probed (held-out by default).")
-@click.option("--n", "n_examples", default=300, show_default=True, type=int, help="Examples used.")
-@click.option("--cv", default=5, show_default=True, type=int, help="Cross-validation folds of each probe.")
+@click.option("--n", "n_examples", default=300, show_default=True, type=count(1), help="Examples used.")
+@click.option("--cv", default=5, show_default=True, type=count(2), help="Cross-validation folds of each probe.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @friendly_errors
 def layers(model: str, data: str | None, split: str, n_examples: int, cv: int, as_json: bool) -> None:

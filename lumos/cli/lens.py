@@ -8,13 +8,14 @@ import click
 
 from ..errors import InvalidArgumentError
 from ._common import DEFAULT_LM, friendly_errors, names
+from ._common import count
 
 
 @click.command()
 @click.argument("prompt")
 @click.option("--model", "-m", default=DEFAULT_LM, show_default=True,
               help="Zoo causal language model, or a directory holding a Hugging Face causal LM.")
-@click.option("--k", default=5, show_default=True, type=int, help="Top tokens kept per layer and position.")
+@click.option("--k", default=5, show_default=True, type=count(1), help="Top tokens kept per layer and position.")
 @click.option("--layers", "layer_list", default=None,
               help="Layers to read, comma-separated (0: embeddings, l: block l-1's output, -1: the last). "
                    "Default: all.")
@@ -51,7 +52,7 @@ def lens(prompt: str, model: str, k: int, layer_list: str | None, device: str | 
 
 def integers(text: str | None, option: str) -> list[int] | None:
     """``"0, -1"`` -> ``[0, -1]``; None -> None; anything else than ints -> an error naming ``option``."""
-    items = names(text)
+    items = names(text, option)
     if items is None:
         return None
     try:

@@ -11,6 +11,7 @@ import click
 
 from ..errors import InvalidArgumentError
 from ._common import friendly_errors
+from ._common import SEED, count, number
 from .feedback import store_option
 
 
@@ -29,13 +30,13 @@ from .feedback import store_option
 @click.option("--data", default=None,
               help="Training data: a zoo dataset or a CSV file (text/table and label columns); its validation split "
                    "measures accuracy. [default: the zoo model's own dataset]")
-@click.option("--n", "n_train", default=2000, show_default=True, type=int,
+@click.option("--n", "n_train", default=2000, show_default=True, type=count(1),
               help="Use the first N training examples (plus every example with feedback).")
-@click.option("--n-validation", default=500, show_default=True, type=int, help="Validation examples measured.")
-@click.option("--epochs", default=5, show_default=True, type=int)
-@click.option("--batch-size", default=32, show_default=True, type=int)
-@click.option("--lr", default=1e-3, show_default=True, type=float, help="Adam's learning rate.")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--n-validation", default=500, show_default=True, type=count(1), help="Validation examples measured.")
+@click.option("--epochs", default=5, show_default=True, type=count(1))
+@click.option("--batch-size", default=32, show_default=True, type=count(2))
+@click.option("--lr", default=1e-3, show_default=True, type=number(0, exclusive=True), help="Adam's learning rate.")
+@click.option("--seed", default=0, show_default=True, type=SEED)
 @click.option("--out", default="lumos-retrained", show_default=True,
               help="Directory of the new model version (safetensors + lumos-retrained.json; TensorBoard logs under "
                    "tensorboard/).")
@@ -45,7 +46,7 @@ def retrain(model: str, store_path: str | None, method: str, lam: str, train: st
             n_validation: int, epochs: int, batch_size: int, lr: float, seed: int, out: str, as_json: bool) -> None:
     """Retrain MODEL so that it stops using the features people marked irrelevant, and save the new version."""
     from .. import feedback as fb
-    from ..errors import check_int
+    from ..errors import check_float, check_int, check_output_path
     from ..models import as_adapter
     from .feedback import open_store
 
@@ -54,9 +55,11 @@ def retrain(model: str, store_path: str | None, method: str, lam: str, train: st
     weight: float | str = "auto"
     if lam != "auto":
         try:
-            weight = float(lam)
-        except ValueError:
-            raise InvalidArgumentError(f"The '--lambda' option must be a number >= 0 or 'auto'. Got {lam!r}.") from None
+            weight = check_float(float(lam), "--lambda", minimum=0)
+        except (ValueError, InvalidArgumentError):
+            raise InvalidArgumentError(f"The '--lambda' option must be a finite number >= 0 or 'auto'. Got {lam!r}.") \
+                from None
+    check_output_path(out, "--out", kind="directory")
     layers: str | int = int(train) if train.isdigit() else train
     adapter = as_adapter(model)
     store = open_store(store_path)

@@ -8,6 +8,7 @@ import click
 
 from ..errors import check_int
 from ._common import DEFAULT_LM, friendly_errors, names
+from ._common import SEED, count
 from .lens import integers
 
 
@@ -25,12 +26,12 @@ from .lens import integers
 @click.option("--layers", "layer_list", default=None, help="Blocks to trace, comma-separated. Default: all.")
 @click.option("--positions", "position_list", default=None,
               help="Token positions to trace, comma-separated (negative from the end). Default: all.")
-@click.option("--window", default=1, show_default=True, type=int,
+@click.option("--window", default=1, show_default=True, type=count(1),
               help="Consecutive layers restored together (Meng et al. use 10 for attention and MLP).")
-@click.option("--n-samples", default=10, show_default=True, type=int, help="Noise samples averaged.")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the noise.")
-@click.option("--batch-size", default=32, show_default=True, type=int, help="Patched sequences per forward pass.")
-@click.option("--top", default=8, show_default=True, type=int, help="Strongest (layer, position) cells printed.")
+@click.option("--n-samples", default=10, show_default=True, type=count(1), help="Noise samples averaged.")
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Seed of the noise.")
+@click.option("--batch-size", default=32, show_default=True, type=count(1), help="Patched sequences per forward pass.")
+@click.option("--top", default=8, show_default=True, type=count(1), help="Strongest (layer, position) cells printed.")
 @click.option("--device", default=None, help="Run the model on this device (cpu, cuda, cuda:1, mps).")
 @click.option("--dtype", default=None, type=click.Choice(["float32", "float16", "bfloat16", "float64"]),
               help="Cast the model's weights (default: as loaded).")
@@ -49,7 +50,7 @@ def trace(prompt: str, corrupt: str | None, corrupt_prompt: str | None, site: st
     options = {key: v for key, v in (("device", device), ("dtype", dtype)) if v is not None}
     adapter = as_adapter(model, **options) if options else as_adapter(model)
     adapter.require("`lumos trace`", task="causal_lm")
-    words = names(corrupt)
+    words = names(corrupt, "--corrupt")
     result = causal_trace(adapter, prompt, target=target, corrupt=words, corrupt_prompt=corrupt_prompt, site=site,
                           layers=layers, positions=positions, window=window, n_samples=n_samples, seed=seed,
                           batch_size=batch_size)

@@ -56,7 +56,7 @@ class TextMasker(Masker):
         if not isinstance(text, str):
             raise InvalidTypeError(f"TextMasker masks texts. Got {type(text).__name__}.")
         enc = self.tokenizer(text, truncation=True, max_length=self.max_length, return_offsets_mapping=True,
-                             return_special_tokens_mask=True)
+                             return_special_tokens_mask=True, split_special_tokens=True)  # "[SEP]" typed is text
         ids = np.asarray(enc["input_ids"], dtype=np.int64)
         special = np.asarray(enc["special_tokens_mask"], dtype=bool)
         content = np.flatnonzero(~special)

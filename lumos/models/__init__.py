@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..errors import InvalidTypeError, ModelLoadError
+from ..errors import InvalidArgumentError, InvalidTypeError, ModelLoadError
 from .base import (MODALITIES, TASKS, Encoded, FeatureInfo, GradientAdapter, ModelAdapter, ModelSource, clone_adapter,
                    find_factory, model_sources, register_adapter, register_source)
 from .causal_lm import CausalLMAdapter, Generation
@@ -48,6 +48,9 @@ def load_model(name_or_path: str | Path, **kwargs: Any) -> ModelAdapter:
     """Load a model by name or path: a zoo model, a compressed model directory (each registered as a
     :class:`~lumos.models.base.ModelSource` by the package that owns it), or a directory holding a Hugging
     Face sequence classifier."""
+    if not str(name_or_path).strip():  # Path("") is the current directory: never load that by accident
+        raise InvalidArgumentError(f"The 'model' argument is empty: give a zoo name (`lumos zoo list`) or a model "
+                                   f"directory. Got {str(name_or_path)!r}.")
     for source in model_sources():
         if source.accepts(name_or_path):
             return source.load(name_or_path, **kwargs)

@@ -7,6 +7,7 @@ keep their embeddings in every baseline.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any, ClassVar, Mapping, Sequence
 
@@ -14,7 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import InvalidArgumentError, InvalidTypeError, ModelLoadError, check_choice, check_int
+from ..errors import (InvalidArgumentError, InvalidTypeError, LumosWarning, ModelLoadError, check_choice,
+                      check_int)
 from ..maskers.text import group_by_words
 from .base import Encoded, FeatureInfo, GradientAdapter, register_adapter
 
@@ -102,7 +104,24 @@ class TransformersAdapter(HuggingFaceModel, GradientAdapter):
                 what = "The text" if single else f"Text {i}"
                 raise InvalidArgumentError(f"{what} in 'inputs' is empty: there is nothing to explain. "
                                            f"Got {text!r}.")
+        self._check_lengths(examples, single)
         return list(examples), single
+
+    def _check_lengths(self, texts: Sequence[str], single: bool) -> None:
+        """Refuse a text the tokenizer keeps nothing of (control characters only); warn, saying how much is cut,
+        about a text longer than the model reads."""
+        room = self.max_length - self.tokenizer.num_special_tokens_to_add()
+        lengths = [len(ids) for ids in self.tokenizer(list(texts), add_special_tokens=False,
+                                                      split_special_tokens=True)["input_ids"]]
+        for i, (text, n) in enumerate(zip(texts, lengths)):
+            what = "The text" if single else f"Text {i}"
+            if n == 0:
+                raise InvalidArgumentError(f"{what} in 'inputs' has nothing the tokenizer keeps (only control or "
+                                           f"unprintable characters): there is nothing to explain. Got {text[:40]!r}.")
+            if n > room:
+                warnings.warn(f"{what} has {n:,} tokens; {self.name} reads {room} (max_length {self.max_length}), "
+                              f"so only its first {room} tokens are explained and the other {n - room:,} are cut.",
+                              LumosWarning, stacklevel=4)
 
     def default_masker(self):
         from ..maskers import TextMasker
@@ -116,8 +135,9 @@ class TransformersAdapter(HuggingFaceModel, GradientAdapter):
         return len(example)  # characters of a text, or tokens of an id sequence: only compared within a kind
 
     def _tokenize(self, texts: Sequence[str]):
+        # split_special_tokens: "[CLS]" typed by a user is text, never the special token.
         return self.tokenizer(list(texts), padding=True, truncation=True, max_length=self.max_length,
-                              return_tensors="pt", return_offsets_mapping=True,
+                              split_special_tokens=True, return_tensors="pt", return_offsets_mapping=True,
                               return_special_tokens_mask=True)
 
     # -- running the model ----------------------------------------------------------------------------

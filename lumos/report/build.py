@@ -14,7 +14,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..attribution.registry import make_methods, preset, preset_methods
-from ..errors import InvalidArgumentError, check_int
+from ..errors import InvalidArgumentError, check_int, check_output_path
 from ..models import ModelAdapter, as_adapter
 from .common import Example, MethodSummary, ReportData, card_rows, evaluate_held_out, explain_all, word_rows
 from .data import input_kind, load_labelled_texts
@@ -48,6 +48,7 @@ def build_report(model: Any = "tweets-sentiment", *, data: str | None = None, n:
     rendered. ``out`` (default "lumos-report") is created; the other parameters are :func:`report_data`'s."""
     from .render import write_report
 
+    check_output_path(out, "out", kind="directory", owner="build_report")  # before the work, not after it
     return write_report(report_data(model, data=data, n=n, methods=methods, batch_size=batch_size,
                                     progress=progress, quality_n=quality_n, compress=compress), out)
 
@@ -89,7 +90,16 @@ def report_data(model: Any = "tweets-sentiment", *, data: str | None = None, n: 
         Its ``kind`` says which page renders it; each section's ``to_dict()`` is JSON-ready.
     """
     n = check_int(n, "n", owner="build_report", minimum=1)
+    quality_n = check_int(quality_n, "quality_n", owner="build_report", minimum=0)
+    from ..attribution import get_method
     from ..compression import parse_spec
+
+    if methods is not None:
+        if isinstance(methods, str) or not list(methods):
+            raise InvalidArgumentError("The 'methods' argument of build_report must be a non-empty list of method "
+                                       f"names (see `lumos methods`), or None for the default. Got {methods!r}.")
+        for name in methods:
+            get_method(name)  # an unknown name fails before any work
 
     for spec in compress:
         parse_spec(spec)  # a bad spec fails before any work

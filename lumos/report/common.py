@@ -7,6 +7,8 @@ send ``to_dict()`` as JSON instead.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dataclasses
 import math
 import time
@@ -156,7 +158,10 @@ CARD_LABELS = {
 
 
 def card_rows(card: Mapping[str, Any]) -> list[tuple[str, Any]]:
-    """The model card as (label, value) rows: known fields first, in a fixed order, then the rest."""
+    """The model card as (label, value) rows: known fields first, in a fixed order, then the rest.
+
+    A report is made to be shared: an absolute local path (where a model directory lies on this machine) shows as
+    its last part only."""
     rows = []
     for key, label in CARD_LABELS.items():
         if key in card:
@@ -164,7 +169,13 @@ def card_rows(card: Mapping[str, Any]) -> list[tuple[str, Any]]:
             rows.append((label, ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else value))
     hidden = set(CARD_LABELS) | {"corpus_sha256", "class_names"}
     rows += [(k, v) for k, v in sorted(card.items()) if k not in hidden]
-    return rows
+    return [(label, _shareable(value)) for label, value in rows]
+
+
+def _shareable(value: Any) -> Any:
+    if isinstance(value, (str, Path)) and Path(value).is_absolute():
+        return Path(value).name
+    return value
 
 
 def evaluate_held_out(adapter: ModelAdapter, examples: Sequence[Any], labels: np.ndarray, name: str,

@@ -40,7 +40,8 @@ def _attention_matrix(adapter: Any, text: str) -> dict[str, Any]:
     with capture(adapter, f"layers.{adapter.n_layers - 1}.attention.probs") as cap:
         adapter.predict([text])
     a = next(iter(cap.values()))[0].mean(0).double().numpy()  # (T, T)
-    ids = adapter.tokenizer(text, truncation=True, max_length=adapter.max_length)["input_ids"]
+    ids = adapter.tokenizer(text, truncation=True, max_length=adapter.max_length,
+                            split_special_tokens=True)["input_ids"]
     tokens = adapter.tokenizer.convert_ids_to_tokens(ids)
     return {"tokens": tokens, "weights": a}
 

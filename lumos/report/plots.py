@@ -6,12 +6,30 @@ an SVG string is escaped here (the SVG is inserted as markup); numbers are forma
 
 from __future__ import annotations
 
-from html import escape
+import html
+import re
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 from .common import LineChart, ScatterChart
+
+#: Characters that change the direction of the text after them (embeddings, overrides, isolates, marks).
+_BIDI = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def isolate(text: Any) -> Any:
+    """``text`` as a first-strong isolate (U+2068 ... U+2069) when it holds direction controls, so that a class name
+    holding U+202E cannot flip the text after it; other values (numbers, markup already built) unchanged."""
+    if type(text) is str and _BIDI.search(text):
+        return "\u2068" + text + "\u2069"
+    return text
+
+
+def escape(text: Any) -> str:
+    """HTML-escaped and direction-isolated text for the SVG."""
+    return html.escape(isolate(str(text)))
+
 
 __all__ = ["heat_color", "plot_frame", "line_plot_svg", "scatter_svg", "line_chart_svg", "scatter_chart_svg",
            "reliability_bars", "interval_bars", "attention_cells", "probe_bars", "projection_points",

@@ -23,6 +23,7 @@ _env = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
+    finalize=plots.isolate,  # every value placed on the page is isolated from the text around it (bidi)
 )
 
 

@@ -97,16 +97,51 @@ def _check_classes(ds: Any, data: str, class_names: Sequence[str]) -> Any:
     return ds
 
 
+#: The longest CSV field read (Python's csv module stops at 128 kB by default; a long document is a valid input,
+#: and the model's tokenizer says what it cuts).
+MAX_CSV_FIELD = 64 * 1024 * 1024
+
+
 def _csv_file(data: str, argument: str, holding: str) -> Path:
+    """The path of a CSV file, checked whole before any reader sees it: UTF-8, not empty, a header, and every row
+    as long as the header (a stray comma would shift a text into the label column)."""
     path = Path(data).expanduser()
     if not path.is_file():
+        what = " (a directory)" if path.is_dir() else ""
         raise InvalidArgumentError(f"The {argument!r} argument must be a zoo dataset ({_names()}) or a CSV file "
-                                   f"with {holding}. Got {data!r}, which is neither.")
+                                   f"with {holding}. Got {data!r}{what}, which is neither.")
+    _check_csv(path, argument)
     return path
 
 
+def _check_csv(path: Path, argument: str) -> None:
+    where = f"The {argument!r} file {str(path)!r}"
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_CSV_FIELD))
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh, strict=True)
+            header = next(reader, None)
+            if header is None or not any(h.strip() for h in header):
+                raise InvalidArgumentError(f"{where} is empty: a CSV file needs a header line (such as text,label) "
+                                           "and rows.")
+            rows = 0
+            for row in reader:
+                rows += bool(row)
+                if row and len(row) != len(header):
+                    raise InvalidArgumentError(
+                        f"{where}, line {reader.line_num}: {len(row)} fields where the header has {len(header)} "
+                        f"({', '.join(header)}). A text holding commas must be quoted (\"like, this\").")
+            if not rows:
+                raise InvalidArgumentError(f"{where} has a header ({', '.join(header)}) but no rows.")
+    except UnicodeDecodeError as exc:
+        raise InvalidArgumentError(f"{where} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+                                   f"{exc.start}); save it as UTF-8 (e.g. `iconv -f latin1 -t utf-8`).") from None
+    except csv.Error as exc:
+        raise InvalidArgumentError(f"{where} is not a readable CSV file: {exc}.") from None
+
+
 def _header(path: Path) -> list[str]:
-    with path.open(newline="", encoding="utf-8") as fh:
+    with path.open(newline="", encoding="utf-8-sig") as fh:
         return next(csv.reader(fh), [])
 
 
@@ -123,7 +158,7 @@ def _label_index(value: Any, class_names: Sequence[str], where: str) -> int:
 
 def _read_texts(path: Path, class_names: Sequence[str], label: str = "label") -> LabelledTexts:
     """The ``text`` and ``label`` columns of a CSV file (and ``rationale``, where there is one)."""
-    with path.open(newline="", encoding="utf-8") as fh:
+    with path.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
         if not reader.fieldnames or not {"text", label} <= set(reader.fieldnames):
             raise InvalidArgumentError(f"The CSV file {str(path)!r} must have 'text' and {label!r} columns. "
@@ -145,7 +180,7 @@ def _read_table(path: Path, class_names: Sequence[str], label: str) -> Labelled:
     """Every column of a CSV file but ``label`` as features (a DataFrame), and ``label`` as the labels."""
     import pandas as pd
 
-    frame = pd.read_csv(path)
+    frame = pd.read_csv(path, encoding="utf-8-sig")
     if label not in frame.columns:
         raise InvalidArgumentError(f"The CSV file {str(path)!r} must have a {label!r} column. "
                                    f"Got columns {list(frame.columns)}.")
