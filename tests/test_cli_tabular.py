@@ -45,3 +45,21 @@ def test_diagnose_and_global_given_data_of_the_other_kind_are_one_clear_line(tmp
         lines = result.output.strip().splitlines()
         assert len(lines) == 1 and f"reads {reads}, but the '--data'" in lines[0] and holds in lines[0], lines
         assert "Traceback" not in result.output
+
+
+def test_explain_a_table_row_with_a_regressor():
+    """`lumos explain --row N` explains row N of a zoo regressor's data: the predicted value, the top features and
+    completeness; the JSON form records output 'value', and a row of the wrong width is one clear line."""
+    result = CliRunner().invoke(main, ["explain", "--model", "diabetes-mlp", "--row", "3", "--method", "exact_shapley"])
+    assert result.exit_code == 0, result.output
+    assert "exact_shapley for output progression" in result.output and "top features: " in result.output
+    assert "completeness:" in result.output
+    result = CliRunner().invoke(main, ["explain", "--model", "diabetes-linear", "--row", "0.01,0,0,0,0,0,0,0,0,0",
+                                       "--json"])
+    assert result.exit_code == 0, result.output
+    import json
+
+    payload = json.loads(result.output)
+    assert payload["output"] == "value" and payload["class_names"] == ["progression"]
+    result = CliRunner().invoke(main, ["explain", "--model", "diabetes-mlp", "--row", "1,2"])
+    assert result.exit_code == 2 and "must hold 10 finite numbers" in result.output
