@@ -492,6 +492,18 @@ class Explanation:
         """A copy with some fields changed (the object itself stays immutable)."""
         return replace(self, **changes)
 
+    def _repr_html_(self) -> str:
+        """The explanation as offline, escaped HTML (Jupyter shows it inline)."""
+        from .rendering import explanation_html
+
+        return explanation_html(self)
+
+    def plot(self, ax: Any = None, *, k: int = 20) -> Any:
+        """Bars of the ``k`` features with the largest |attribution|, with matplotlib; returns the axes."""
+        from .rendering import plot_explanation
+
+        return plot_explanation(self, ax, check_int(k, "k", owner="Explanation.plot", minimum=1))
+
     def __repr__(self) -> str:
         if self.targets is not None:
             return (f"Explanation(method={self.method!r}, target={self.target_label!r}, "
@@ -579,6 +591,21 @@ class ExplanationSet(Sequence[Explanation]):
     def __repr__(self) -> str:
         methods = sorted({e.method for e in self})
         return f"ExplanationSet(n={len(self)}, methods={methods})"
+
+    def _repr_html_(self) -> str:
+        """The set as offline, escaped HTML: a summary and its first explanations (Jupyter shows it inline)."""
+        from .rendering import explanation_set_html
+
+        return explanation_set_html(self)
+
+    def plot(self, ax: Any = None, *, k: int = 20) -> Any:
+        """Mean |attribution| of the ``k`` most important features over the set (explanations over the same
+        features), with matplotlib; returns the axes."""
+        from .rendering import plot_explanation_set
+
+        if not len(self):
+            raise InvalidArgumentError("ExplanationSet.plot needs at least one explanation. Got an empty set.")
+        return plot_explanation_set(self, ax, check_int(k, "k", owner="ExplanationSet.plot", minimum=1))
 
     # -- interop: pandas, Parquet, shap --------------------------------------------------------------
     def to_pandas(self) -> Any:
