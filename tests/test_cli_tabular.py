@@ -63,3 +63,12 @@ def test_explain_a_table_row_with_a_regressor():
     assert payload["output"] == "value" and payload["class_names"] == ["progression"]
     result = CliRunner().invoke(main, ["explain", "--model", "diabetes-mlp", "--row", "1,2"])
     assert result.exit_code == 2 and "must hold 10 finite numbers" in result.output
+
+
+def test_commands_for_classifiers_refuse_a_regressor_in_one_line():
+    """`lumos diagnose` and `lumos report` on a regressor exit with status 2 and say how to explain it instead."""
+    for command in (["diagnose", "--model", "diabetes-mlp"], ["report", "--model", "diabetes-mlp", "--n", "2"]):
+        result = CliRunner().invoke(main, command)
+        assert result.exit_code == 2, result.output
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and "regressor" in lines[0] and "lumos explain" in lines[0], lines

@@ -180,8 +180,11 @@ class ModelAdapter(abc.ABC):
             if self.task != task:
                 wanted = {"classifier": "a classifier", "regressor": "a regressor",
                           "causal_lm": "a causal language model"}
-                hint = (" Explain its generations with `lumos generate` or the methods' Generation inputs."
-                        if self.task == "causal_lm" else " Use a causal language model (e.g. 'smollm2-135m').")
+                hint = {"causal_lm": " Explain its generations with `lumos generate` or the methods' Generation inputs.",
+                        "regressor": " Explain its predicted values with the attribution methods (`lumos explain "
+                                     "--row`, the Python API)."}.get(self.task, "")
+                if task == "causal_lm":
+                    hint = " Use a causal language model (e.g. 'smollm2-135m')."
                 raise UnsupportedModelError(f"{owner} needs {wanted[task]}; {self.name!r} is "
                                             f"{wanted.get(self.task, self.task)}.{hint}")
         what = f"the {type(self).__name__} for {self.name!r}"
