@@ -148,3 +148,16 @@ def test_torch_scalar_head_and_float64_rows():
     assert adapter.default_masker().apply(prepared, np.array([[True, False, True]]))[0].dtype == np.float64
     e = ExactShapley(adapter).attribute(x)
     np.testing.assert_allclose(e.values, w * (x - background[0]), rtol=1e-14, atol=1e-15)
+
+
+def test_agreement_and_randomization_run_on_a_regressor(mlp, diabetes):
+    """Metrics built on methods work on the MLP regressor: IG agrees with exact Shapley in rank, and its
+    explanations change when the model's weights are randomized."""
+    from lumos.metrics import model_randomization, rank_agreement
+
+    x = diabetes.test.X[:3]
+    ig = IntegratedGradients(mlp, n_steps=32)
+    agreement = rank_agreement(ig.attribute(x), ExactShapley(mlp).attribute(x))
+    assert np.all(agreement > 0.5)
+    result = model_randomization(ig, x)
+    assert result.passed and result.final < 0.9
