@@ -103,3 +103,29 @@ def test_missing_shap_is_a_clear_error(shapley_set, monkeypatch):
     monkeypatch.setitem(sys.modules, "shap", None)  # what Python does for a package that cannot be imported
     with pytest.raises(lumos.LumosError, match="pip install shap"):
         shapley_set.to_shap()
+
+
+def test_to_pandas_of_two_dimensional_values_has_a_row_per_target():
+    """An explanation with a values matrix (targets x features) gives one block of rows per target row, with its
+    label and its own output value."""
+    e = lumos.Explanation(values=[[1.0, 0.0], [0.5, -0.5]], features=["a", "b"], targets=["t0", "t1"], target=0,
+                          prediction=[0.2, 0.3], class_names=["t0", "t1"], method="ig",
+                          output_value=[1.5, -2.0])
+    df = ExplanationSet([e]).to_pandas()
+    assert list(df["target_row"]) == [0, 0, 1, 1] and list(df["target_label"]) == ["t0", "t0", "t1", "t1"]
+    assert list(df["value"]) == [1.0, 0.0, 0.5, -0.5] and list(df["output_value"]) == [1.5, 1.5, -2.0, -2.0]
+
+
+def test_from_shap_of_several_outputs_reads_the_chosen_one():
+    """A shap.Explanation with several outputs (n, features, outputs) is read at output 'target'; a target out of
+    range is a clear error."""
+    import shap
+
+    values = np.arange(12, dtype=float).reshape(2, 3, 2)
+    sx = shap.Explanation(values=values, base_values=np.array([[1.0, 2.0], [3.0, 4.0]]),
+                          feature_names=["a", "b", "c"])
+    got = ExplanationSet.from_shap(sx, target=1)
+    np.testing.assert_array_equal(got[1].values, values[1, :, 1])
+    assert got[1].base_value == 4.0 and got[1].output_value == 4.0 + values[1, :, 1].sum()
+    with pytest.raises(lumos.InvalidArgumentError, match=r"output index in \[0, 1\]"):
+        ExplanationSet.from_shap(sx, target=2)
