@@ -72,3 +72,14 @@ def test_commands_for_classifiers_refuse_a_regressor_in_one_line():
         assert result.exit_code == 2, result.output
         lines = result.output.strip().splitlines()
         assert len(lines) == 1 and "regressor" in lines[0] and "lumos explain" in lines[0], lines
+
+
+def test_zoo_list_shows_a_regressors_held_out_r2():
+    """`lumos zoo list` shows the regression models with their held-out R² instead of an accuracy."""
+    import lumos
+
+    lumos.zoo.load("diabetes-linear")  # built (its card written) on load
+    result = CliRunner().invoke(main, ["zoo", "list"])
+    assert result.exit_code == 0
+    line = next(l for l in result.output.splitlines() if "diabetes-linear" in l)
+    assert "test R² 0.493" in line
