@@ -59,6 +59,9 @@ class TorchAdapter(GradientAdapter):
                                        "for a regressor), not both.")
         class_names = output_names if output_names is not None else class_names
         if self.task == "regressor":
+            if output_kind not in ("logits", "values"):  # "logits" is the default, left as is
+                raise InvalidArgumentError(f"The 'output_kind' of a regressor's TorchAdapter is 'values' (real "
+                                           f"outputs). Got {output_kind!r}.")
             output_kind = "values"
         else:
             output_kind = check_choice(output_kind, "output_kind", ("logits", "probabilities"), owner="TorchAdapter")
