@@ -35,14 +35,21 @@ def print_explanation(explanation: Explanation, console: Console | None = None) 
     """Print the prediction, the heat line, the top words (with standard errors where estimated), completeness
     and diagnostics where the method reports them, and the cost."""
     console = console or Console()
+    regression = explanation.output == "value"
     table = Table(show_header=True, header_style="bold", box=None)
     for name in explanation.class_names:
         table.add_column(name, justify="right")
-    table.add_row(*(f"{p:.3f}" for p in explanation.prediction))
-    console.print(f"prediction: [bold]{escape(explanation.predicted_label)}[/bold]")
-    console.print(table)
-    console.print(f"{explanation.method} for class [bold]{escape(explanation.target_label)}[/bold] "
-                  f"({explanation.output}); red pushes towards it, blue away:")
+    table.add_row(*(f"{p:.4g}" if regression else f"{p:.3f}" for p in explanation.prediction))
+    if regression:  # real-valued outputs: the predicted values, no predicted class
+        console.print("prediction:")
+        console.print(table)
+        console.print(f"{explanation.method} for output [bold]{escape(explanation.target_label)}[/bold] "
+                      f"(value {explanation.output_value:.4g}); red raises it, blue lowers it:")
+    else:
+        console.print(f"prediction: [bold]{escape(explanation.predicted_label)}[/bold]")
+        console.print(table)
+        console.print(f"{explanation.method} for class [bold]{escape(explanation.target_label)}[/bold] "
+                      f"({explanation.output}); red pushes towards it, blue away:")
     console.print(heat_line(explanation))
     words, values = explanation.by_word()
     top = np.argsort(-np.abs(values), kind="stable")[:5]
@@ -51,7 +58,8 @@ def print_explanation(explanation: Explanation, console: Console | None = None) 
     if stderr is None or len(stderr) != len(values) or not np.nanmax(stderr, initial=0.0) > 0:
         stderr = None  # none, not per word, or exact (every coalition evaluated)
     spread = (lambda i: f" ± {stderr[i]:.3f}") if stderr is not None else (lambda i: "")
-    console.print("top words: " + ", ".join(f"{escape(words[i])} {values[i]:+.3f}{spread(i)}" for i in top))
+    unit = "words" if explanation.text is not None else "features"  # a table's columns are not words
+    console.print(f"top {unit}: " + ", ".join(f"{escape(words[i])} {values[i]:+.3f}{spread(i)}" for i in top))
     if stderr is not None:
         console.print("[dim](± one standard error of the estimate)[/dim]")
     if explanation.convergence_delta is not None:

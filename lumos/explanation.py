@@ -492,6 +492,18 @@ class Explanation:
         """A copy with some fields changed (the object itself stays immutable)."""
         return replace(self, **changes)
 
+    def _repr_html_(self) -> str:
+        """The explanation as offline, escaped HTML (Jupyter shows it inline)."""
+        from .rendering import explanation_html
+
+        return explanation_html(self)
+
+    def plot(self, ax: Any = None, *, k: int = 20) -> Any:
+        """Bars of the ``k`` features with the largest |attribution|, with matplotlib; returns the axes."""
+        from .rendering import plot_explanation
+
+        return plot_explanation(self, ax, check_int(k, "k", owner="Explanation.plot", minimum=1))
+
     def __repr__(self) -> str:
         if self.targets is not None:
             return (f"Explanation(method={self.method!r}, target={self.target_label!r}, "
@@ -580,6 +592,196 @@ class ExplanationSet(Sequence[Explanation]):
         methods = sorted({e.method for e in self})
         return f"ExplanationSet(n={len(self)}, methods={methods})"
 
+    def _repr_html_(self) -> str:
+        """The set as offline, escaped HTML: a summary and its first explanations (Jupyter shows it inline)."""
+        from .rendering import explanation_set_html
+
+        return explanation_set_html(self)
+
+    def plot(self, ax: Any = None, *, k: int = 20) -> Any:
+        """Mean |attribution| of the ``k`` most important features over the set (explanations over the same
+        features), with matplotlib; returns the axes."""
+        from .rendering import plot_explanation_set
+
+        if not len(self):
+            raise InvalidArgumentError("ExplanationSet.plot needs at least one explanation. Got an empty set.")
+        return plot_explanation_set(self, ax, check_int(k, "k", owner="ExplanationSet.plot", minimum=1))
+
+    # -- interop: pandas, Parquet, shap --------------------------------------------------------------
+    def to_pandas(self) -> Any:
+        """A long ("tidy") pandas DataFrame: one row per explanation, target row and feature.
+
+        Columns: ``example`` (position in the set), ``method``, ``output``, ``target`` and ``target_label``
+        (the explained class or regression output), ``target_row`` (the row of 2-D values, e.g. a generated
+        token; -1 for 1-D values), ``feature`` (label) and ``position`` (its index), ``value``, ``stderr``
+        (NaN where not estimated), ``output_value`` and ``base_value`` (NaN where the method has none),
+        ``model_id`` and ``input_id``. ``df.pivot(index="example", columns="feature", values="value")`` gives
+        one row per explanation of a table model.
+        """
+        import pandas as pd
+
+        columns: dict[str, list] = {k: [] for k in (
+            "example", "method", "output", "target", "target_label", "target_row", "feature", "position", "value",
+            "stderr", "output_value", "base_value", "model_id", "input_id")}
+        for i, e in enumerate(self):
+            values = e.values if e.values.ndim == 2 else e.values[None]
+            stderr = None if e.stderr is None else (e.stderr if e.stderr.ndim == 2 else e.stderr[None])
+            n = values.shape[1]
+            labels = list(e.features)
+            for k in range(values.shape[0]):
+                per_row = lambda v: (float("nan") if v is None else float(v[k]) if isinstance(v, np.ndarray)  # noqa: E731
+                                     else float(v))
+                columns["example"] += [i] * n
+                columns["method"] += [e.method] * n
+                columns["output"] += [e.output] * n
+                columns["target"] += [e.target] * n
+                columns["target_label"] += [e.targets[k] if e.targets is not None else e.target_label] * n
+                columns["target_row"] += [k if e.targets is not None else -1] * n
+                columns["feature"] += labels
+                columns["position"] += list(range(n))
+                columns["value"] += values[k].tolist()
+                columns["stderr"] += stderr[k].tolist() if stderr is not None else [float("nan")] * n
+                columns["output_value"] += [per_row(e.output_value)] * n
+                columns["base_value"] += [per_row(e.base_value)] * n
+                columns["model_id"] += [e.model_id] * n
+                columns["input_id"] += [e.input_id] * n
+        return pd.DataFrame(columns)
+
+    def to_parquet(self, path: str | Path) -> Path:
+        """Write the set to a Parquet file (atomically), one row per explanation; needs ``pyarrow`` (the
+        ``parquet`` extra). Typed columns for other tools (``method``, ``target_label``, ``output``,
+        ``output_value``, ``base_value``, ``model_id``, ``input_id``, ``features`` as a list of strings and
+        ``values`` as a list of doubles, row-major for 2-D values) and the full explanation (``explanation``,
+        its exact JSON), which :meth:`from_parquet` reads back without loss."""
+        pa, pq = _pyarrow("ExplanationSet.to_parquet")
+        path = Path(path)
+        if path.is_dir():
+            raise InvalidArgumentError(f"The 'path' of ExplanationSet.to_parquet must be a file. {str(path)!r} is a "
+                                       "directory.")
+        if not path.parent.is_dir():
+            raise InvalidArgumentError(f"The 'path' of ExplanationSet.to_parquet must be in an existing directory. "
+                                       f"No directory {str(path.parent)!r}.")
+
+        def scalar(v: Any) -> float | None:
+            return None if v is None or isinstance(v, np.ndarray) else float(v)
+
+        table = pa.table({
+            "method": [e.method for e in self],
+            "output": [e.output for e in self],
+            "target": pa.array([e.target for e in self], pa.int64()),
+            "target_label": [e.target_label for e in self],
+            "output_value": pa.array([scalar(e.output_value) for e in self], pa.float64()),
+            "base_value": pa.array([scalar(e.base_value) for e in self], pa.float64()),
+            "model_id": pa.array([e.model_id for e in self], pa.string()),
+            "input_id": pa.array([e.input_id for e in self], pa.string()),
+            "features": pa.array([list(e.features) for e in self], pa.list_(pa.string())),
+            "values": pa.array([e.values.ravel().tolist() for e in self], pa.list_(pa.float64())),
+            "explanation": [json.dumps(e.to_dict(), allow_nan=True) for e in self],
+        })
+        handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
+        handle.close()
+        try:
+            pq.write_table(table, handle.name)
+            os.replace(handle.name, path)
+        except BaseException:
+            Path(handle.name).unlink(missing_ok=True)
+            raise
+        return path
+
+    @classmethod
+    def from_parquet(cls, path: str | Path) -> "ExplanationSet":
+        """The ExplanationSet of a Parquet file written by :meth:`to_parquet` (exactly as written)."""
+        _, pq = _pyarrow("ExplanationSet.from_parquet")
+        path = Path(path)
+        if not path.is_file():
+            raise InvalidArgumentError(f"The 'path' of ExplanationSet.from_parquet must be a Parquet file written "
+                                       f"by to_parquet. No file at {str(path)!r}.")
+        try:
+            table = pq.read_table(path, columns=["explanation"])
+        except Exception as exc:  # pyarrow raises its own errors for files that are not Parquet or lack the column
+            raise InvalidArgumentError(f"The 'path' of ExplanationSet.from_parquet must be a Parquet file written by "
+                                       f"to_parquet (with an 'explanation' column). {str(path)!r}: {exc}") from None
+        return cls([Explanation.from_dict(json.loads(text)) for text in table.column("explanation").to_pylist()])
+
+    def to_shap(self, data: Any = None) -> Any:
+        """A ``shap.Explanation`` of the set, so that shap's plots work (``shap.plots.bar``, ``waterfall``,
+        ``beeswarm`` with ``data``); needs the optional ``shap`` package.
+
+        Explanations over the same features (a table model) give ``values`` of shape (n, n_features) and
+        ``feature_names``; others (texts of different lengths) give per-row arrays, as shap's text
+        explanations have. ``base_values`` are each explanation's ``base_value`` (NaN for methods without
+        a baseline, e.g. Saliency). ``data``: the explained inputs, (n, n_features), for plots that colour
+        by feature value; default: the texts' features (words or tokens) where the set explains texts.
+        1-D explanations only (take :meth:`Explanation.row` of a generation's explanation first).
+        """
+        shap = _shap("ExplanationSet.to_shap")
+        if not len(self):
+            raise InvalidArgumentError("ExplanationSet.to_shap needs at least one explanation. Got an empty set.")
+        if any(e.values.ndim != 1 for e in self):
+            raise InvalidArgumentError("ExplanationSet.to_shap takes explanations with 1-D values; for a "
+                                       "generation's explanation, convert its rows (Explanation.row(k)) first.")
+        base = np.array([np.nan if e.base_value is None else float(e.base_value) for e in self])
+        same = all(tuple(e.features) == tuple(self[0].features) for e in self)
+        if data is not None:
+            data = np.asarray(data)
+            if same and data.shape != (len(self), len(self[0].features)):
+                raise InvalidArgumentError(f"The 'data' of ExplanationSet.to_shap must have shape (n, n_features) = "
+                                           f"({len(self)}, {len(self[0].features)}). Got {data.shape}.")
+        if same:
+            return shap.Explanation(values=np.stack([e.values for e in self]), base_values=base, data=data,
+                                    feature_names=list(self[0].features),
+                                    output_names=self[0].target_label if len({e.target_label for e in self}) == 1
+                                    else None)
+        ragged = np.empty(len(self), dtype=object)
+        names = np.empty(len(self), dtype=object)
+        texts = np.empty(len(self), dtype=object)
+        for i, e in enumerate(self):
+            ragged[i], names[i], texts[i] = e.values, np.array(list(e.features)), np.array(list(e.features))
+        return shap.Explanation(values=ragged, base_values=base, data=texts if data is None else data,
+                                feature_names=names)
+
+    @classmethod
+    def from_shap(cls, explanation: Any, *, method: str = "shap", output: str = "value",
+                  output_names: Sequence[str] | None = None, target: int = 0) -> "ExplanationSet":
+        """An ExplanationSet from a ``shap.Explanation`` (its rows): ``values`` (n, n_features) or, for
+        several outputs, (n, n_features, n_outputs) read at output ``target``; ``base_values``; and
+        ``feature_names``. Each explanation's ``output_value`` is ``base_value + sum(values)`` (shap's
+        additivity) and its ``prediction`` that value; ``method`` and ``output`` are recorded as given."""
+        shap = _shap("ExplanationSet.from_shap")
+        if not isinstance(explanation, shap.Explanation):
+            raise InvalidTypeError(f"The 'explanation' parameter of ExplanationSet.from_shap must be a "
+                                   f"shap.Explanation. Got {type(explanation).__name__}.")
+        values = explanation.values
+        ragged = isinstance(values, np.ndarray) and values.dtype == object
+        values = values if ragged else np.asarray(values, dtype=np.float64)
+        if not ragged and values.ndim == 1:  # one row
+            values = values[None]
+        if not ragged and values.ndim == 3:
+            check_int(target, "target", owner="ExplanationSet.from_shap", minimum=0)
+            if target >= values.shape[2]:
+                raise InvalidArgumentError(f"The 'target' of ExplanationSet.from_shap must be an output index in "
+                                           f"[0, {values.shape[2] - 1}]. Got {target}.")
+            values = values[:, :, target]
+        elif not ragged and values.ndim != 2:
+            raise InvalidArgumentError(f"ExplanationSet.from_shap takes values of shape (n, n_features) or (n, "
+                                       f"n_features, n_outputs). Got {values.shape}.")
+        n = len(values)
+        base = np.asarray(explanation.base_values, dtype=np.float64) if explanation.base_values is not None \
+            else np.full(n, np.nan)
+        base = np.broadcast_to(base if base.ndim <= 1 else base[:, target], (n,))
+        names = explanation.feature_names
+        out = []
+        for i in range(n):
+            row = np.asarray(values[i], dtype=np.float64)
+            features = (names[i] if ragged and names is not None else names) if names is not None else None
+            features = [str(f) for f in features] if features is not None else [f"x{j}" for j in range(len(row))]
+            fx = float(base[i] + row.sum())
+            label = list(output_names) if output_names is not None else ["value" if output == "value" else "output"]
+            out.append(Explanation(values=row, features=features, target=0, prediction=[fx], class_names=label[:1],
+                                   method=method, output=output, output_value=fx,
+                                   base_value=None if np.isnan(base[i]) else float(base[i])))
+        return cls(out)
+
 
 # -- array codec -------------------------------------------------------------------------------------------
 _CODECS = ("raw", "shuffle-zlib")
@@ -641,6 +843,24 @@ def _decode_grid(value: Mapping[str, Any]) -> Grid:
         raise InvalidArgumentError(f"The 'features' of a format-2 explanation must be a list of labels or "
                                    f"{{'grid': [height, width]}}. Got {str(value)[:80]!r}.")
     return Grid(*grid)
+
+
+# -- optional dependencies ---------------------------------------------------------------------------------
+def _pyarrow(owner: str) -> tuple[Any, Any]:
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise InvalidArgumentError(f"{owner} needs pyarrow: pip install 'lumos[parquet]' (or pyarrow).") from None
+    return pa, pq
+
+
+def _shap(owner: str) -> Any:
+    try:
+        import shap
+    except ImportError:
+        raise InvalidArgumentError(f"{owner} needs the optional shap package: pip install shap.") from None
+    return shap
 
 
 # -- files -------------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """What is explained: the readout of a model's output.
 
 A :class:`Readout` names which output is explained (a class per row, or a token at a position of a
-sequence output) and as which quantity (logit, probability, log-probability), optionally as a contrast ("class A rather than B").
+sequence output, or one output of a regressor) and as which quantity (logit, probability, log-probability, or the
+raw ``value`` of a regression output), optionally as a contrast ("class A rather than B").
 It is applied where the model's output is produced (on the model's device, batch by batch), so that only
 the explained numbers are kept: one float per row, whatever the number of classes or the vocabulary size.
 
@@ -24,9 +25,9 @@ from .errors import InvalidArgumentError, check_choice
 __all__ = ["Readout", "QUANTITIES", "OUTPUT_KINDS", "softmax"]
 
 #: The quantities a readout can explain.
-QUANTITIES = ("logit", "probability", "log_probability")
-#: What an adapter's raw outputs are.
-OUTPUT_KINDS = ("logits", "probabilities")
+QUANTITIES = ("logit", "probability", "log_probability", "value")
+#: What an adapter's raw outputs are: a classifier's logits or probabilities, a regressor's real values.
+OUTPUT_KINDS = ("logits", "probabilities", "values")
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -65,9 +66,10 @@ class Readout:
     ----------
     target : int or 1-D int array
         The explained output: one index for every row, or one per row.
-    quantity : {"logit", "probability", "log_probability"}, default "logit"
+    quantity : {"logit", "probability", "log_probability", "value"}, default "logit"
         For a model returning probabilities, "logit" is the log-probability (a logit up to a per-row
-        constant), as it has always been in lumos.
+        constant), as it has always been in lumos. "value" is the raw output as the model gives it (a
+        regression output; the only quantity of outputs of kind "values", which have no probabilities).
     contrast : int or 1-D int array, optional
         A foil: the readout is ``quantity(target) - quantity(contrast)`` ("target rather than contrast").
     position : int or 1-D int array, optional
@@ -132,6 +134,10 @@ class Readout:
         With K readouts per row (2-D targets): (rows, K) from outputs (rows, K, n_outputs), or from sequence
         outputs (rows, T, n_outputs) at 2-D positions."""
         check_choice(kind, "kind", OUTPUT_KINDS, owner="Readout.apply")
+        if kind == "values" and self.quantity != "value":
+            raise InvalidArgumentError(
+                f"The '{self.quantity}' readout needs a classifier's outputs (logits or probabilities); a regressor's "
+                "real-valued outputs have no probabilities. Explain output='value' (the predicted value) instead.")
         outputs = self._at_position(outputs)
         value = self._gather(outputs, self.target, kind, dtype)
         if self.contrast is not None:
@@ -175,6 +181,8 @@ def _gather_numpy(raw: np.ndarray, index: Any, quantity: str, kind: str) -> np.n
         return _gather_numpy(raw.reshape(n * k, -1), np.broadcast_to(index, (n, k)).reshape(-1), quantity,
                              kind).reshape(n, k)
     rows = np.arange(len(raw))
+    if quantity == "value":
+        return raw[rows, index]
     if quantity == "probability":
         probs = softmax(raw) if kind == "logits" else raw
         return probs[rows, index]
@@ -193,7 +201,7 @@ def _gather_torch(raw: torch.Tensor, index: Any, quantity: str, kind: str, dtype
         n, k = raw.shape[:2]
         return _gather_torch(raw.reshape(n * k, -1), idx.expand(n, k).reshape(-1), quantity, kind, dtype).view(n, k)
     idx = idx.expand(raw.shape[0]) if idx.dim() == 0 else idx
-    if quantity == "logit" and kind == "logits":
+    if quantity == "value" or (quantity == "logit" and kind == "logits"):
         value = raw.gather(1, idx[:, None]).squeeze(1)
         return value if dtype is None else value.to(dtype)
     raw = raw if dtype is None else raw.to(dtype)

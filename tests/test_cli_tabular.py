@@ -45,3 +45,41 @@ def test_diagnose_and_global_given_data_of_the_other_kind_are_one_clear_line(tmp
         lines = result.output.strip().splitlines()
         assert len(lines) == 1 and f"reads {reads}, but the '--data'" in lines[0] and holds in lines[0], lines
         assert "Traceback" not in result.output
+
+
+def test_explain_a_table_row_with_a_regressor():
+    """`lumos explain --row N` explains row N of a zoo regressor's data: the predicted value, the top features and
+    completeness; the JSON form records output 'value', and a row of the wrong width is one clear line."""
+    result = CliRunner().invoke(main, ["explain", "--model", "diabetes-mlp", "--row", "3", "--method", "exact_shapley"])
+    assert result.exit_code == 0, result.output
+    assert "exact_shapley for output progression" in result.output and "top features: " in result.output
+    assert "completeness:" in result.output
+    result = CliRunner().invoke(main, ["explain", "--model", "diabetes-linear", "--row", "0.01,0,0,0,0,0,0,0,0,0",
+                                       "--json"])
+    assert result.exit_code == 0, result.output
+    import json
+
+    payload = json.loads(result.output)
+    assert payload["output"] == "value" and payload["class_names"] == ["progression"]
+    result = CliRunner().invoke(main, ["explain", "--model", "diabetes-mlp", "--row", "1,2"])
+    assert result.exit_code == 2 and "must hold 10 finite numbers" in result.output
+
+
+def test_commands_for_classifiers_refuse_a_regressor_in_one_line():
+    """`lumos diagnose` and `lumos report` on a regressor exit with status 2 and say how to explain it instead."""
+    for command in (["diagnose", "--model", "diabetes-mlp"], ["report", "--model", "diabetes-mlp", "--n", "2"]):
+        result = CliRunner().invoke(main, command)
+        assert result.exit_code == 2, result.output
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and "regressor" in lines[0] and "lumos explain" in lines[0], lines
+
+
+def test_zoo_list_shows_a_regressors_held_out_r2():
+    """`lumos zoo list` shows the regression models with their held-out R² instead of an accuracy."""
+    import lumos
+
+    lumos.zoo.load("diabetes-linear")  # built (its card written) on load
+    result = CliRunner().invoke(main, ["zoo", "list"])
+    assert result.exit_code == 0
+    line = next(l for l in result.output.splitlines() if "diabetes-linear" in l)
+    assert "test R² 0.493" in line

@@ -142,7 +142,7 @@ API_ERRORS = [
     (lambda m: IntegratedGradients(m, baseline="blank"), UnknownNameError,
      r"The 'baseline' parameter of IntegratedGradients must be one of 'pad', 'mask', 'zero'\. Got 'blank'\."),
     (lambda m: GradientXInput(m, output="prob"), UnknownNameError,
-     r"The 'output' parameter of GradientXInput must be one of 'logit', 'probability', 'log_probability'\. Got 'prob'\."),
+     r"The 'output' parameter of GradientXInput must be one of 'logit', 'probability', 'log_probability', 'value'\. Got 'prob'\."),
     (lambda m: Saliency(m, batch_size=0), InvalidArgumentError,
      r"The 'batch_size' parameter of Saliency must be an int >= 1\. Got 0\."),
     (lambda m: SmoothGrad(m, n_samples=0), InvalidArgumentError,

@@ -25,7 +25,7 @@ from ..readout import QUANTITIES, Readout, softmax
 SOURCES = ("all", "prompt")
 
 __all__ = ["Method", "EncodedMethod", "GradientMethod", "PerturbationMethod", "PerturbationJob", "Estimate", "Score",
-           "resolve_targets"]
+           "resolve_targets", "check_output"]
 
 
 class Method(abc.ABC):
@@ -128,8 +128,7 @@ class EncodedMethod(Method):
         self.adapter = as_adapter(model).require_gradients(owner)
         self.baseline = (check_choice(baseline, "baseline", self.adapter.baseline_kinds, owner=owner)
                          if baseline is not None else self.adapter.baseline_kinds[0])
-        self.output = check_choice(output if output is not None else _default_output(self.adapter), "output",
-                                   QUANTITIES, owner=owner)
+        self.output = check_output(self.adapter, output, owner)
         self.contrast = _check_contrast(self.adapter, contrast, owner)
         self.sources = check_choice(sources, "sources", SOURCES, owner=owner)
         self.batch_size = check_int(batch_size, "batch_size", owner=owner, minimum=1)
@@ -198,13 +197,16 @@ class EncodedMethod(Method):
         # One pass gives the predictions, the default targets and, with a baseline, both ends of the path.
         ends, end_rows = (torch.cat([x, x0]), torch.cat([rows, rows])) if self.uses_baseline else (x, rows)
         with torch.no_grad():
-            logits = adapter.forward(*encoded.take(ends, end_rows)).float()
+            logits = adapter.forward(*encoded.take(ends, end_rows))
+        logits = logits if logits.dtype == torch.float64 else logits.float()  # a float64 model keeps its precision
         score.n_evals += ends.shape[0]
         if not self.uses_baseline:
             logits = torch.cat([logits, logits])  # no baseline: its half is never read
-        probs = torch.softmax(logits[: len(examples)], dim=-1)
-        chosen = torch.tensor([p if t is None else t for t, p in zip(targets, probs.argmax(1).tolist())],
-                              device=x.device)
+        regressor = adapter.task == "regressor"
+        # A regressor's prediction is its outputs themselves, and its default target the first output.
+        probs = logits[: len(examples)] if regressor else torch.softmax(logits[: len(examples)], dim=-1)
+        default = [0] * len(examples) if regressor else probs.argmax(1).tolist()
+        chosen = torch.tensor([p if t is None else t for t, p in zip(targets, default)], device=x.device)
         readout = Readout(chosen, self.output, foil)
         f_x, f_x0 = readout.apply(logits[: len(examples)]), readout.apply(logits[len(examples):])
 
@@ -365,8 +367,7 @@ class PerturbationMethod(Method):
         owner = type(self).__name__
         self.adapter = as_adapter(model)
         self.masker = masker if masker is not None else self.adapter.default_masker()
-        self.output = check_choice(output if output is not None else _default_output(self.adapter), "output",
-                                   QUANTITIES, owner=owner)
+        self.output = check_output(self.adapter, output, owner)
         self.contrast = _check_contrast(self.adapter, contrast, owner)
         self.batch_size = check_int(batch_size, "batch_size", owner=owner, minimum=1)
         self.seed = check_int(seed, "seed", owner=owner, minimum=0)
@@ -456,10 +457,13 @@ class PerturbationMethod(Method):
     def _chosen(self, job: PerturbationJob, head: np.ndarray) -> list[int]:
         """Each example's target: the requested one, or the class its first full-coalition row predicts."""
         k = job.rows_per_mask
+        if self.adapter.task == "regressor":  # no predicted class: the first output, unless told
+            return [0 if t is None else t for t in job.targets]
         return [t if t is not None else int(self._probabilities(head[i * k:i * k + 1])[0].argmax())
                 for i, t in enumerate(job.targets)]
 
     def _probabilities(self, raw: np.ndarray) -> np.ndarray:
+        """Class probabilities of raw outputs; a regressor's outputs are its prediction as they are."""
         return softmax(raw) if self.adapter.output_kind == "logits" else raw
 
     def estimate_job(self, job: PerturbationJob, head: np.ndarray, values: np.ndarray, *,
@@ -495,10 +499,24 @@ class PerturbationMethod(Method):
 
 def _default_output(adapter: ModelAdapter) -> str:
     """The quantity explained when a method is not told: a causal LM's log-probability of each token, a
-    classifier's logit (or probability, for a model that returns probabilities)."""
+    regressor's predicted value, a classifier's logit (or probability, for a model that returns probabilities)."""
     if adapter.task == "causal_lm":
         return "log_probability"
+    if adapter.task == "regressor":
+        return "value"
     return "logit" if adapter.output_kind == "logits" else "probability"
+
+
+def check_output(adapter: ModelAdapter, output: str | None, owner: str) -> str:
+    """The explained quantity ``output`` (default: the model's, see :func:`_default_output`), checked against
+    the model: a regressor has only its predicted ``"value"`` (no logits, no probabilities)."""
+    output = check_choice(output if output is not None else _default_output(adapter), "output", QUANTITIES,
+                          owner=owner)
+    if adapter.task == "regressor" and output != "value":
+        raise InvalidArgumentError(f"The 'output' parameter of {owner} must be 'value' for the regressor "
+                                   f"{adapter.name!r} (real-valued outputs have no logits or probabilities). Got "
+                                   f"{output!r}.")
+    return output
 
 
 def _check_contrast(adapter: ModelAdapter, contrast: Any, owner: str) -> Any:

@@ -14,6 +14,8 @@
     lumos global [--model credit-scoring] [--data credit] [--n-repeats 5] [--max-depth 3] [--n 100]
     lumos attention "the flight was late again" [--model tweets-sentiment] [--layer -1] [--json]
     lumos layers [--model tweets-sentiment] [--data DATA] [--split validation] [--n 300] [--cv 5] [--json]
+    lumos embed --tensorboard DIR [--model tweets-sentiment] [--data DATA] [--split validation] [--n 300]
+                [--sites embeddings,layers.5.output] [--reduce mean|max|first]
     lumos compress [--model tweets-sentiment] --specs prune:0.5,heads:4,neurons:0.5,int8,distill:3 [...]
                    [--n 300] [--n-explain 20] [--methods a,b] [--out lumos-compressed] [--json]
     lumos feedback add TEXT|--image PATH|--row V1,V2 [--model M] [--irrelevant 0,late] [--region R0:R1,C0:C1]
@@ -37,6 +39,7 @@ import click
 from .attention import attention
 from .compress import compress
 from .diagnose import diagnose
+from .embed import embed
 from .evaluate import evaluate
 from .explain import explain
 from .generate import generate
@@ -61,7 +64,7 @@ def main() -> None:
 
 
 for _command in (explain, generate, lens, trace, report, evaluate, methods, zoo, diagnose, global_, attention,
-                 layers, compress, feedback, retrain):
+                 layers, embed, compress, feedback, retrain):
     main.add_command(_command)
 
 if __name__ == "__main__":  # pragma: no cover

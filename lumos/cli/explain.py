@@ -64,18 +64,25 @@ def method_settings(cls: type, given: dict[str, int | None]) -> dict[str, int]:
 @click.option("--json", "as_json", is_flag=True, help="Print the Explanation as JSON.")
 @click.option("--out", "out", default=None, metavar="PNG",
               help="With --image: where to write the saliency overlay. [default: IMAGE-METHOD.png beside the cwd]")
+@click.option("--row", "row", default=None, metavar="VALUES|N",
+              help="Explain a table row with a table model (e.g. diabetes-mlp): comma-separated feature values in "
+                   "the model's column order, or N, row N of the model's zoo dataset (its test split).")
 @deprecated_alias("--steps", "--n-steps", type=count(1, MAX_STEPS))
 @deprecated_alias("--evals", "--n-evals", type=count(1, MAX_EVALS))
 @friendly_errors
 def explain(text: str | None, image: str | None, model: str | None, method: str | None, target: str | None,
-            n_steps: int | None, n_evals: int | None, as_json: bool, out: str | None) -> None:
-    """Explain the model's decision on TEXT (or on an image with --image PATH)."""
+            n_steps: int | None, n_evals: int | None, as_json: bool, out: str | None, row: str | None = None) -> None:
+    """Explain the model's decision on TEXT (or on an image with --image PATH, or a table row with --row)."""
     from ..attribution import get_method
     from ..models import ImageAdapter, as_adapter
 
-    if (text is None) == (image is None):
-        raise InvalidArgumentError("Give either TEXT or --image PATH (exactly one).")
+    if sum(v is not None for v in (text, image, row)) != 1:
+        raise InvalidArgumentError("Give either TEXT, --image PATH or --row VALUES (exactly one).")
     given = {"--n-steps": n_steps, "--n-evals": n_evals}
+    if row is not None:
+        if out is not None:
+            raise InvalidArgumentError("The '--out' option writes the overlay of an image: it needs --image PATH.")
+        return _explain_row(row, model, "ig" if method is None else method, target, given, as_json)
     if image is not None:
         return _explain_image(image, DEFAULT_IMAGE_MODEL if model is None else model,
                               "grad_cam" if method is None else method, target, given, as_json, out)
@@ -95,6 +102,56 @@ def explain(text: str | None, image: str | None, model: str | None, method: str 
     from ..display import print_explanation
 
     print_explanation(explanation)
+
+
+def _explain_row(row: str, model: str | None, method: str, target: str | None, given: dict[str, int | None],
+                 as_json: bool) -> None:
+    """One table row (given values, or row N of the model's zoo dataset) explained by a classifier or a regressor."""
+    from ..attribution import get_method
+    from ..display import print_explanation
+    from ..models import as_adapter
+
+    if not model:
+        raise InvalidArgumentError("The '--row' option needs --model, a model on tables (e.g. 'diabetes-mlp', "
+                                   "'breast-cancer-mlp').")
+    cls = get_method(method)
+    settings = method_settings(cls, given)
+    adapter = as_adapter(model).require("`lumos explain --row`", modality="table")
+    values = _row_values(row, adapter, model)
+    explanation = cls(adapter, **settings).attribute(values, target=target)
+    if as_json:
+        click.echo(explanation.to_json(indent=2))
+        return
+    print_explanation(explanation)
+
+
+def _row_values(row: str, adapter, model: str):
+    """The row ``--row`` names: an index into the model's zoo dataset, or comma-separated numbers."""
+    import numpy as np
+
+    text = row.strip()
+    if text.isdigit():
+        from .. import zoo
+
+        name = zoo.info(model)["dataset"] if model in zoo.names() else ""
+        if not name:
+            raise InvalidArgumentError(f"The '--row' option {row!r} is a row number, but {model!r} is not a zoo model "
+                                       "with a dataset; give the row's values, comma-separated.")
+        frame = zoo.dataset(name).test.frame
+        if int(text) >= len(frame):
+            raise InvalidArgumentError(f"The '--row' option must be a row number in [0, {len(frame) - 1}] of "
+                                       f"{name!r} (test split), or comma-separated values. Got {row!r}.")
+        return frame.iloc[int(text)].to_numpy(dtype=np.float64)
+    try:
+        values = np.array([float(v) for v in text.split(",")], dtype=np.float64)
+    except ValueError:
+        raise InvalidArgumentError(f"The '--row' option must be a row number or comma-separated numbers. "
+                                   f"Got {row!r}.") from None
+    n = len(adapter.feature_names or ())
+    if n and len(values) != n or not np.all(np.isfinite(values)):
+        raise InvalidArgumentError(f"The '--row' option must hold {n} finite numbers, one per column "
+                                   f"({', '.join(adapter.feature_names or ())}). Got {len(values)}: {row!r}.")
+    return values
 
 
 def _explain_image(path: str, model: str, method: str, target: str | None, given: dict[str, int | None],

@@ -23,6 +23,8 @@ def zoo_list() -> None:
         info = _zoo.info(name)
         if "test_accuracy" in info:
             status = f"test accuracy {info['test_accuracy']:.3f}"
+        elif "test_r2" in info:  # a regressor
+            status = f"test R² {info['test_r2']:.3f}"
         else:  # shipped weights (imagenet-efficientnet-lite0) have nothing to build and no held-out split here
             status = "ready" if info["built"] else "not built yet"
         click.echo(f"model    {name:<20} {status}  {info['description']}")
@@ -39,6 +41,9 @@ def zoo_build(name: str) -> None:
 
     meta = _zoo.build(name, progress=True)
     click.echo(json.dumps(meta, indent=2))
+    if "test_r2" in meta:  # a regressor
+        click.echo(f"{name}: test R² {meta['test_r2']:.4f} on {meta['n_test']} held-out examples")
+        return
     if "test_accuracy" not in meta:
         click.echo(f"{name}: ready (shipped weights; nothing to train)")
         return

@@ -15,6 +15,9 @@ __all__ = ["TabularMasker"]
 class TabularMasker(Masker):
     """Replace hidden features by their values in each row of a background sample.
 
+    Masked rows keep the explained example's floating dtype (the adapter gives it in the model's own:
+    float64 rows for a float64 model or a scikit-learn estimator), so no precision is lost.
+
     The model's output for a mask is averaged over the background rows: the interventional expectation
     ``E_b[f(x_S, b_{not S})]`` (Janzing et al., 2020). Each mask costs ``len(background)`` model rows, so
     keep the background small (a few dozen rows, e.g. k-means centres or a random sample).
@@ -33,7 +36,9 @@ class TabularMasker(Masker):
     """
 
     def __init__(self, background: Any, *, feature_names: Sequence[str] | None = None, max_rows: int = 1000) -> None:
-        data = np.asarray(background, dtype=np.float32)
+        data = np.asarray(background)
+        if not np.issubdtype(data.dtype, np.floating):  # floats keep their precision; anything else: float64
+            data = np.asarray(background, dtype=np.float64)
         if data.ndim != 2 or data.shape[0] == 0 or data.shape[1] == 0:
             raise InvalidArgumentError("The 'background' parameter of TabularMasker must be a non-empty 2-D array "
                                        f"(rows, features). Got shape {data.shape}.")
@@ -51,7 +56,8 @@ class TabularMasker(Masker):
         self.rows_per_mask = data.shape[0]
 
     def prepare(self, example: Any) -> Prepared:
-        x = np.asarray(example, dtype=np.float32)
+        x = np.asarray(example)
+        x = x if np.issubdtype(x.dtype, np.floating) else x.astype(np.float64)  # the adapter's dtype is kept
         if x.shape != (self.background.shape[1],):
             raise InvalidArgumentError(f"TabularMasker expects examples of shape ({self.background.shape[1]},). "
                                        f"Got {x.shape}.")
@@ -59,5 +65,7 @@ class TabularMasker(Masker):
 
     def apply(self, prepared: Prepared, masks: np.ndarray) -> list[np.ndarray]:
         masks = np.asarray(masks, dtype=bool)
+        # In the example's dtype (the one its adapter feeds the model), whatever the background's.
         rows = np.where(masks[:, None, :], prepared.example[None, None, :], self.background[None, :, :])
+        rows = rows.astype(prepared.example.dtype, copy=False)
         return list(rows.reshape(-1, rows.shape[-1]))  # (m * k, n_features), mask-major

@@ -84,10 +84,11 @@ class MaskedGame:
     one of ``batch_size`` rows is made. ``n_evals`` and ``seconds`` count this game's rows alone.
     """
 
-    def __init__(self, adapter: ModelAdapter, masker: Any, *, output: str = "probability", batch_size: int = 64,
-                 progress: bool | None = None, owner: str = "metric", executor: Batcher | None = None) -> None:
+    def __init__(self, adapter: ModelAdapter, masker: Any, *, output: str | None = "probability",
+                 batch_size: int = 64, progress: bool | None = None, owner: str = "metric",
+                 executor: Batcher | None = None) -> None:
         self.adapter, self.masker = adapter, masker
-        self.output = check_choice(output, "output", QUANTITIES, owner=owner)
+        self.output = metric_output(adapter, output, owner)
         self.owner = owner
         self.executor = executor if executor is not None else Batcher(adapter, batch_size=batch_size,
                                                                       progress=progress)
@@ -132,6 +133,19 @@ class MaskedGame:
         start, m = self._jobs[handle]
         k = self.masker.rows_per_mask
         return self._values[start:start + m * k].reshape(m, k).mean(1)
+
+
+def metric_output(adapter: ModelAdapter, output: str | None, owner: str) -> str:
+    """The output a metric reads: ``output``, or by default (None) a classifier's probability and a regressor's
+    predicted value; a regressor has no other (its real-valued outputs have no probabilities)."""
+    regressor = adapter.task == "regressor"
+    output = check_choice(output if output is not None else ("value" if regressor else "probability"), "output",
+                          QUANTITIES, owner=owner)
+    if regressor and output != "value":
+        raise InvalidArgumentError(f"The 'output' parameter of {owner} must be 'value' for the regressor "
+                                   f"{adapter.name!r} (real-valued outputs have no logits or probabilities). Got "
+                                   f"{output!r}.")
+    return output
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:

@@ -61,15 +61,18 @@ class ModelIndependent(Method):
             return out[0] if single else ExplanationSet(out)
         targets = resolve_targets(self.adapter, target, len(examples), type(self).__name__)
         raw = self.executor.run(examples, description=self.name)
-        probs = raw if self.adapter.output_kind == "probabilities" else softmax(raw)
+        regressor = self.adapter.task == "regressor"  # its prediction is the outputs; default target the first
+        probs = raw if self.adapter.output_kind != "logits" else softmax(raw)
         seconds = (time.perf_counter() - t0) / len(examples)
         out = []
         for example, t, p in zip(examples, targets, probs):
+            t = 0 if t is None and regressor else t
             prepared = self.masker.prepare(example)
             values = np.asarray(self.fn(prepared.labels, prepared.example), dtype=np.float64)
             out.append(Explanation(values=values, features=prepared.labels,
                                    target=int(p.argmax()) if t is None else t, prediction=p,
                                    class_names=self.adapter.class_names, method=self.name, params=self.params(),
+                                   output="value" if regressor else "logit",
                                    cost=Cost(n_evals=1, seconds=seconds), text=prepared.text,
                                    words=prepared.words, word_index=prepared.word_index,
                                    model_id=self.adapter.model_id, input_id=self.adapter.input_id(example)))

@@ -127,6 +127,45 @@ class EvaluationResult:
         rows.sort(key=lambda r: (not r["trusted"], -r["per_second"] if r["trusted"] else -r["gap"]))
         return rows
 
+    def _repr_html_(self) -> str:
+        """The ranking and every metric's mean ± 95% half-width per method, as offline, escaped HTML."""
+        from ..rendering import table_html, text
+
+        ranking = table_html(["method", "faithfulness gap", "s / explanation", "gap per second", "trusted"],
+                             [(r["method"], r["gap"], r["seconds"], r["per_second"],
+                               "yes" if r["trusted"] else "no: " + "; ".join(r["reasons"])) for r in self.ranking],
+                             caption="Ranking (faithfulness per second among trusted methods)")
+        metrics = self.metrics()
+
+        def cell(m: MethodEvaluation, key: str) -> str:
+            mean, half, n = m.summary(key)
+            return "–" if n == 0 or not np.isfinite(mean) else (
+                f"{mean:.3f}" + (f" ± {half:.3f}" if np.isfinite(half) else ""))
+
+        table = table_html(["method", *(f"{m.label} {'↑' if m.higher_is_better else '↓' if m.higher_is_better is False else ''}"
+                                        for m in metrics)],
+                           [(m.method, *(cell(m, k.key) for k in metrics)) for m in self.methods],
+                           caption="Metrics (mean ± 95% CI half-width over examples)")
+        return (f'<div class="lumos-evaluation" style="font-family:system-ui,sans-serif;font-size:13px">'
+                f"<div><b>Evaluation</b> of {text(self.model)} on {self.n} examples of {text(self.data)} "
+                f"({self.seconds:.1f} s)</div>{ranking}<br>{table}</div>")
+
+    def plot(self, ax: Any = None) -> Any:
+        """Mean deletion (MoRF, solid) and insertion (dashed) curves of every method, with matplotlib."""
+        from ..rendering import axes
+
+        ax = axes(ax)
+        for i, m in enumerate(self.methods):
+            color = f"C{i % 10}"
+            if m.deletion_curve is not None:
+                ax.plot(self.grid, m.deletion_curve, color=color, label=f"{m.method} deletion")
+            if m.insertion_curve is not None:
+                ax.plot(self.grid, m.insertion_curve, color=color, linestyle="--", label=f"{m.method} insertion")
+        ax.set_xlabel("fraction of features removed (deletion) / shown (insertion)")
+        ax.set_ylabel("model output")
+        ax.legend(fontsize="small")
+        return ax
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (means, confidence half-widths, counts, curves, sanity per layer, ranking)."""
         def clean(v: float) -> float | None:

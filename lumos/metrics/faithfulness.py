@@ -112,7 +112,7 @@ def _order(values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def faithfulness(model: Any, explanations: Any, *, inputs: Sequence[Any] | None = None, masker: Any = None, fractions: Sequence[float] = DEFAULT_FRACTIONS,
-                 max_steps: int = 20, output: str = "probability", batch_size: int = 64, seed: int = 0,
+                 max_steps: int = 20, output: str | None = None, batch_size: int = 64, seed: int = 0,
                  progress: bool | None = None, executor: Batcher | None = None) -> list[FaithfulnessResult]:
     """Deletion and insertion curves, comprehensiveness and sufficiency of explanations.
 
@@ -145,8 +145,9 @@ def faithfulness(model: Any, explanations: Any, *, inputs: Sequence[Any] | None 
     max_steps : int, default 20
         Curve points per explanation beyond the ends: every feature count for inputs of up to ``max_steps``
         features, an even grid of counts above.
-    output : {"probability", "logit", "log_probability"}, default "probability"
-        The target's output read from the model (ERASER uses probabilities). For a causal language model,
+    output : {"probability", "logit", "log_probability", "value"}, optional
+        The target's output read from the model: by default the probability for a classifier (ERASER uses
+        probabilities) and the predicted value for a regressor (its only output). For a causal language model,
         the quantity summed over the continuation's tokens: use "log_probability" (the continuation's
         log-probability); explanations of every generated token are summed over their rows.
     seed : int, default 0
@@ -232,7 +233,7 @@ def examples_of(items: list[Explanation], inputs: Any, owner: str) -> list[Any]:
 
 def faithfulness_correlation(model: Any, explanations: Any, *, inputs: Sequence[Any] | None = None,
                              masker: Any = None, subset_fraction: float = 0.25,
-                             n_subsets: int = 20, output: str = "probability", batch_size: int = 64, seed: int = 0,
+                             n_subsets: int = 20, output: str | None = None, batch_size: int = 64, seed: int = 0,
                              progress: bool | None = None, executor: Batcher | None = None) -> np.ndarray:
     """Faithfulness correlation of each explanation (Bhatt et al., 2020).
 

@@ -16,14 +16,14 @@ from .base import (MODALITIES, TASKS, Encoded, FeatureInfo, GradientAdapter, Mod
                    find_factory, model_sources, register_adapter, register_source)
 from .causal_lm import CausalLMAdapter, Generation
 from .function import CallableAdapter
-from .sklearn import SklearnAdapter, TabularTorchAdapter
+from .sklearn import SklearnAdapter, SklearnRegressorAdapter, TabularTorchAdapter
 from .torch import TorchAdapter
 from .transformers import TransformersAdapter, load_pretrained
 from .vision import ImageAdapter
 
 __all__ = [
     "ModelAdapter", "GradientAdapter", "Encoded", "FeatureInfo", "TransformersAdapter", "TorchAdapter",
-    "CallableAdapter", "ImageAdapter", "SklearnAdapter", "TabularTorchAdapter", "as_adapter", "load_model", "register_adapter",
+    "CallableAdapter", "ImageAdapter", "SklearnAdapter", "SklearnRegressorAdapter", "TabularTorchAdapter", "as_adapter", "load_model", "register_adapter",
     "clone_adapter", "ModelSource", "register_source", "model_sources", "MODALITIES", "TASKS", "CausalLMAdapter",
     "Generation",
 ]

@@ -29,9 +29,9 @@ __all__ = ["ModelAdapter", "GradientAdapter", "Encoded", "FeatureInfo", "clone_a
 
 #: What one example of a model is.
 MODALITIES = ("text", "image", "table", "tensor", "any")
-#: What a model does with an example: assign classes (a regressor is a one-class classifier) or continue a
-#: sequence token by token.
-TASKS = ("classifier", "causal_lm")
+#: What a model does with an example: assign classes, predict one or several real values (a regressor), or
+#: continue a sequence token by token.
+TASKS = ("classifier", "regressor", "causal_lm")
 
 
 @dataclass(frozen=True)
@@ -97,9 +97,10 @@ class ModelAdapter(abc.ABC):
 
     #: What one example is: "text", "image", "table", "tensor" or "any" (a black box's own examples).
     modality: ClassVar[str] = "any"
-    #: What the model does with it: "classifier" (a regressor is a one-class one) or "causal_lm" (a
-    #: generative language model, :class:`~lumos.models.causal_lm.CausalLMAdapter`). See ``TASKS``.
-    task: ClassVar[str] = "classifier"
+    #: What the model does with it: "classifier", "regressor" (real-valued outputs, ``output_kind``
+    #: "values", named by ``class_names`` / :attr:`output_names`) or "causal_lm" (a generative language model,
+    #: :class:`~lumos.models.causal_lm.CausalLMAdapter`). See ``TASKS``.
+    task: str = "classifier"
     #: Whether gradients with respect to the features can be taken (then the adapter is a GradientAdapter).
     differentiable: ClassVar[bool] = False
     #: The tokenizer of a text model (None for other models).
@@ -177,9 +178,13 @@ class ModelAdapter(abc.ABC):
         if task is not None:
             check_choice(task, "task", TASKS, owner="ModelAdapter.require")
             if self.task != task:
-                wanted = {"classifier": "a classifier", "causal_lm": "a causal language model"}
-                hint = (" Explain its generations with `lumos generate` or the methods' Generation inputs."
-                        if self.task == "causal_lm" else " Use a causal language model (e.g. 'smollm2-135m').")
+                wanted = {"classifier": "a classifier", "regressor": "a regressor",
+                          "causal_lm": "a causal language model"}
+                hint = {"causal_lm": " Explain its generations with `lumos generate` or the methods' Generation inputs.",
+                        "regressor": " Explain its predicted values with the attribution methods (`lumos explain "
+                                     "--row`, the Python API)."}.get(self.task, "")
+                if task == "causal_lm":
+                    hint = " Use a causal language model (e.g. 'smollm2-135m')."
                 raise UnsupportedModelError(f"{owner} needs {wanted[task]}; {self.name!r} is "
                                             f"{wanted.get(self.task, self.task)}.{hint}")
         what = f"the {type(self).__name__} for {self.name!r}"
@@ -244,8 +249,8 @@ class ModelAdapter(abc.ABC):
                     raw = self.outputs(rows)
                 if part is not None:  # in float64, as the explained values have always been kept
                     raw = part.apply(raw, self.output_kind, dtype=torch.float64)
-                elif isinstance(raw, torch.Tensor):
-                    raw = raw.float()
+                elif isinstance(raw, torch.Tensor) and raw.dtype != torch.float64:
+                    raw = raw.float()  # a float64 model's outputs keep their precision
                 part = raw.cpu().numpy() if isinstance(raw, torch.Tensor) else np.asarray(raw)
                 if out is None:
                     out = np.empty((len(examples), *part.shape[1:]), dtype=part.dtype)
@@ -271,7 +276,10 @@ class ModelAdapter(abc.ABC):
         return 0
 
     def predict_proba(self, examples: Sequence[Any], *, batch_size: int | None = None) -> np.ndarray:
-        """Class probabilities of shape (n, n_classes)."""
+        """Class probabilities of shape (n, n_classes); a regressor has none (an UnsupportedModelError)."""
+        if self.task == "regressor":
+            raise UnsupportedModelError(f"{self.name!r} is a regressor: its outputs are real values, not class "
+                                        "probabilities. Use predict (or output='value').")
         out = self.predict(examples, batch_size=batch_size)
         return out if self.output_kind == "probabilities" else softmax(out)
 
@@ -279,23 +287,34 @@ class ModelAdapter(abc.ABC):
     def n_classes(self) -> int:
         return len(self.class_names)
 
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        """Names of the model's outputs: a classifier's classes, a regressor's predicted quantities."""
+        return tuple(self.class_names)
+
+    @property
+    def n_outputs(self) -> int:
+        """Number of outputs (classes of a classifier, real values of a regressor)."""
+        return len(self.class_names)
+
     def resolve_target(self, target: int | str, *, owner: str | None = None) -> int:
         """A class index from an index or a class name, with an error listing what is accepted."""
         where = f" of {owner}" if owner else ""
+        kind = "an output index" if self.task == "regressor" else "a class index"
         if isinstance(target, str):
             if target in self.class_names:
                 return self.class_names.index(target)
             if target.lstrip("-").isdigit():
                 return self.resolve_target(int(target), owner=owner)
             raise InvalidArgumentError(
-                f"The 'target' parameter{where} must be a class index in [0, {self.n_classes - 1}] or one of "
+                f"The 'target' parameter{where} must be {kind} in [0, {self.n_classes - 1}] or one of "
                 f"{', '.join(map(repr, self.class_names))}. Got {target!r}."
             )
         if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
             if 0 <= int(target) < self.n_classes:
                 return int(target)
         raise InvalidArgumentError(
-            f"The 'target' parameter{where} must be a class index in [0, {self.n_classes - 1}] or one of "
+            f"The 'target' parameter{where} must be {kind} in [0, {self.n_classes - 1}] or one of "
             f"{', '.join(map(repr, self.class_names))}. Got {target!r}."
         )
 

@@ -1,4 +1,5 @@
-"""Adapters for models on tables: scikit-learn estimators (``predict_proba``) and PyTorch MLPs.
+"""Adapters for models on tables: scikit-learn classifiers (``predict_proba``) and regressors (``predict``), and
+PyTorch MLPs (classifiers or regressors).
 
 Rows are float vectors; a pandas DataFrame is accepted anywhere rows are, its columns put in the adapter's
 feature order by name, so column names reach every Explanation (as ``features``). The default masker of a
@@ -19,7 +20,7 @@ from ..errors import InvalidArgumentError, InvalidTypeError, check_int
 from .base import ModelAdapter, register_adapter
 from .torch import TorchAdapter
 
-__all__ = ["SklearnAdapter", "TabularTorchAdapter", "table_rows"]
+__all__ = ["SklearnAdapter", "SklearnRegressorAdapter", "TabularTorchAdapter", "table_rows"]
 
 
 def _is_frame(value: Any) -> bool:
@@ -171,6 +172,73 @@ class SklearnAdapter(_TabularMixin, ModelAdapter):
         return np.asarray(self.estimator.predict_proba(chunk), dtype=np.float64)
 
 
+class SklearnRegressorAdapter(_TabularMixin, ModelAdapter):
+    """Wrap a fitted scikit-learn regressor; outputs are its ``predict``, one column per predicted value.
+
+    The adapter's ``task`` is "regressor" and its ``output_kind`` "values": methods explain the predicted
+    value (``output="value"``) of one output (``target``, an index or a name; default the first).
+
+    Parameters
+    ----------
+    estimator : fitted regressor (``sklearn.base.is_regressor``)
+    output_names : sequence of str, optional
+        Names of the predicted values; default ``("value",)`` for one output, ``value_0, value_1, ...``
+        for several.
+    feature_names, background, batch_size, name : see :class:`SklearnAdapter`
+    """
+
+    task = "regressor"
+    output_kind = "values"
+    input_description = "a numeric row"
+
+    def __init__(self, estimator: Any, *, output_names: Sequence[str] | None = None,
+                 feature_names: Sequence[str] | None = None, background: Any = None, batch_size: int = 4096,
+                 name: str | None = None) -> None:
+        if not sklearn.base.is_regressor(estimator):
+            raise InvalidTypeError(f"The 'estimator' parameter of SklearnRegressorAdapter must be a fitted "
+                                   f"scikit-learn regressor. Got {type(estimator).__name__}.")
+        n_in = getattr(estimator, "n_features_in_", None)
+        if n_in is None:
+            raise InvalidArgumentError("The 'estimator' of SklearnRegressorAdapter is not fitted (no "
+                                       "n_features_in_); fit it first.")
+        self.estimator = estimator
+        self.feature_names = _names_from(feature_names, estimator, background) or tuple(
+            f"x{i}" for i in range(int(n_in)))
+        self._frame_input = getattr(estimator, "feature_names_in_", None) is not None
+        self.batch_size = check_int(batch_size, "batch_size", owner="SklearnRegressorAdapter", minimum=1)
+        self.name = name or type(estimator).__name__
+        self._set_background(background, "SklearnRegressorAdapter")
+        n_out = self.outputs([np.zeros(len(self.feature_names))]).shape[1]
+        self.class_names = _output_names(output_names, n_out, "SklearnRegressorAdapter")
+
+    def split_inputs(self, inputs: Any) -> tuple[list[np.ndarray], bool]:
+        rows, single = table_rows(inputs, self.feature_names, "SklearnRegressorAdapter")
+        return list(rows), single
+
+    def fingerprint(self, example: np.ndarray) -> bytes:
+        return np.ascontiguousarray(example, dtype=np.float64).tobytes()
+
+    def outputs(self, rows: Sequence[np.ndarray]) -> np.ndarray:
+        """``predict`` of one batch of rows, (len(rows), n_outputs) float64."""
+        chunk = np.asarray(np.stack(rows), dtype=np.float64)
+        if self._frame_input:
+            import pandas as pd
+
+            chunk = pd.DataFrame(chunk, columns=list(self.estimator.feature_names_in_))
+        out = np.asarray(self.estimator.predict(chunk), dtype=np.float64)
+        return out.reshape(len(rows), -1)
+
+
+def _output_names(names: Sequence[str] | None, n: int, owner: str) -> tuple[str, ...]:
+    if names is None:
+        return ("value",) if n == 1 else tuple(f"value_{i}" for i in range(n))
+    names = tuple(str(c) for c in names)
+    if len(names) != n:
+        raise InvalidArgumentError(f"The 'output_names' of {owner} must name the model's {n} outputs. "
+                                   f"Got {len(names)}.")
+    return names
+
+
 class TabularTorchAdapter(_TabularMixin, TorchAdapter):
     """A :class:`TorchAdapter` for MLPs on tables: accepts DataFrames and has a background for maskers.
 
@@ -178,27 +246,42 @@ class TabularTorchAdapter(_TabularMixin, TorchAdapter):
 
     Parameters
     ----------
-    model : torch.nn.Module mapping (B, n_features) floats to logits
+    model : torch.nn.Module mapping (B, n_features) floats to logits (or, for a regressor, to real values of
+        shape (B, n_outputs) or (B,))
     class_names, feature_names : sequences of str
+        A classifier needs its class names; a regressor's outputs are named by ``output_names`` (default
+        ``("value",)`` or ``value_0, value_1, ...``).
     background : rows or DataFrame, optional
         For perturbation methods (see :class:`SklearnAdapter`).
-    output_kind, batch_size, name : see :class:`TorchAdapter`
+    task, output_names, output_kind, batch_size, name : see :class:`TorchAdapter`
+
+    Rows reach the module in its own dtype (float64 for a float64 model).
     """
 
     input_description = "a numeric row"
 
-    def __init__(self, model: torch.nn.Module, *, class_names: Sequence[str], feature_names: Sequence[str] | None
-                 = None, background: Any = None, output_kind: str = "logits", batch_size: int = 1024,
-                 name: str | None = None) -> None:
+    def __init__(self, model: torch.nn.Module, *, class_names: Sequence[str] | None = None,
+                 feature_names: Sequence[str] | None = None, background: Any = None, output_kind: str = "logits",
+                 batch_size: int = 1024, name: str | None = None, task: str = "classifier",
+                 output_names: Sequence[str] | None = None) -> None:
+        if task == "classifier" and class_names is None:
+            raise InvalidArgumentError("The 'class_names' parameter of TabularTorchAdapter is required for a "
+                                       "classifier (task='classifier'); pass task='regressor' for real-valued outputs.")
         super().__init__(model, class_names=class_names, feature_names=_names_from(feature_names, background),
-                         output_kind=output_kind, batch_size=batch_size, name=name)
+                         output_kind=output_kind, batch_size=batch_size, name=name, task=task,
+                         output_names=output_names)
         self._set_background(background, "TabularTorchAdapter")
+        if self._class_names is None and self.background is not None:
+            self.predict([self.background[0].astype(self._numpy_dtype)])  # one forward pass names the outputs
 
     def split_inputs(self, inputs: Any) -> tuple[list[np.ndarray], bool]:
         rows, single = table_rows(inputs, self.feature_names, "TabularTorchAdapter")
-        return [r.astype(np.float32) for r in rows], single
+        return [r.astype(self._numpy_dtype) for r in rows], single
 
 
 @register_adapter(sklearn.base.BaseEstimator)
 def _sklearn(estimator: Any, **kwargs: Any) -> ModelAdapter:
+    # scikit-learn declares what an estimator is (its estimator type tag): no guessing from its methods.
+    if sklearn.base.is_regressor(estimator):
+        return SklearnRegressorAdapter(estimator, **kwargs)
     return SklearnAdapter(estimator, **kwargs)

@@ -104,6 +104,12 @@ def report_data(model: Any = "tweets-sentiment", *, data: str | None = None, n: 
     for spec in compress:
         parse_spec(spec)  # a bad spec fails before any work
     adapter = as_adapter(model)
+    if adapter.task == "regressor":  # the pages show classes (accuracy, confusion, calibration)
+        from ..errors import UnsupportedModelError
+
+        raise UnsupportedModelError(f"The report covers classifiers and language models; {adapter.name!r} is a "
+                                    "regressor. Explain its predictions with the attribution methods "
+                                    f"(`lumos explain --model {adapter.name} --row N`, or the Python API).")
     if adapter.task == "causal_lm":
         if compress:
             raise InvalidArgumentError(f"The 'compress' argument of build_report (--compress) applies to classifiers; "

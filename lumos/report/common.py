@@ -140,6 +140,14 @@ class ReportData(SectionData):
     #: (:class:`lumos.report.tables.ImportanceData`).
     importance: SectionData | None = None
 
+    def _repr_html_(self) -> str:
+        """The report's page inside a notebook cell (a sandboxed iframe of the self-contained page: offline, its
+        styles kept to itself)."""
+        from ..rendering import iframe_html
+        from .render import render_report
+
+        return iframe_html(render_report(self))
+
     def sections(self) -> dict[str, SectionData]:
         """The sections the page shows, by field name (the optional ones that are present)."""
         present = {"diagnosis": self.diagnosis, "quality": self.quality, "inside": self.inside,

@@ -12,6 +12,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from ..rendering import heat_color  # the one attribution colour, shared with the notebook views
 from .common import LineChart, ScatterChart
 
 #: Characters that change the direction of the text after them (embeddings, overrides, isolates, marks).
@@ -40,14 +41,6 @@ PALETTE = ("#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#db2777", "#0
 
 #: Colours of the classes in projections (cycled).
 CLASS_PALETTE = ("#2563eb", "#16a34a", "#dc2626", "#9333ea", "#ea580c", "#0891b2")
-
-
-def heat_color(value: float, scale: float) -> str:
-    """A CSS background for an attribution: red pushes towards the explained class, blue away from it."""
-    if scale <= 0 or not np.isfinite(value):
-        return "transparent"
-    a = min(abs(value) / scale, 1.0) * 0.85
-    return f"rgba(220,38,38,{a:.3f})" if value > 0 else f"rgba(37,99,235,{a:.3f})"
 
 
 def plot_frame(*, title: str, x_label: str, y_label: str, x_range: tuple[float, float], y_range: tuple[float, float],

@@ -2,8 +2,8 @@
 
 >>> from lumos import zoo
 >>> zoo.names()  # doctest: +NORMALIZE_WHITESPACE
-('tweets-sentiment', 'breast-cancer-gbm', 'breast-cancer-mlp', 'credit-scoring', 'imagenet-efficientnet-lite0',
- 'digits-cnn', 'smollm2-135m')
+('tweets-sentiment', 'breast-cancer-gbm', 'breast-cancer-mlp', 'credit-scoring', 'diabetes-linear',
+ 'diabetes-mlp', 'imagenet-efficientnet-lite0', 'digits-cnn', 'smollm2-135m')
 >>> data = zoo.dataset("airline-tweets")                    # doctest: +SKIP
 >>> model = zoo.load("tweets-sentiment")                    # doctest: +SKIP
 
@@ -77,12 +77,27 @@ _MODELS.update({
     "credit-scoring": _boosting_entry("credit-scoring", "credit",
                                       "Histogram gradient boosting on credit scoring (modeldata/credit_data; "
                                       "target Status)."),
+    "diabetes-linear": _Entry(
+        description="Linear regression (least squares, float64) on diabetes progression; a regressor.",
+        dataset="diabetes",
+        load=lambda cache, **kw: _tabular().load_diabetes_linear(cache, dataset("diabetes"), **kw),
+        build=lambda cache, **kw: dict(_tabular().load_diabetes_linear(cache, dataset("diabetes")).card),
+        read_meta=lambda cache: _tabular().read_meta(cache, "diabetes-linear/1"),
+    ),
+    "diabetes-mlp": _Entry(
+        description="MLP (10-16-16-1, ReLU) on diabetes progression; a differentiable regressor.",
+        dataset="diabetes",
+        load=lambda cache, **kw: _tabular().load_diabetes_mlp(cache, dataset("diabetes"), **kw),
+        build=lambda cache, **kw: _tabular().build_diabetes_mlp(cache, **kw),
+        read_meta=lambda cache: _tabular().read_meta(cache, _tabular().DIABETES_MLP_RECIPE),
+    ),
 })
 
 _DATASETS: dict[str, Callable[[], Any]] = {
     "airline-tweets": lambda: _tweets().load_airline_tweets(),
     "breast-cancer": lambda: _tabular().load_breast_cancer(),
     "credit": lambda: _tabular().load_credit(),
+    "diabetes": lambda: _tabular().load_diabetes(),
 }
 _dataset_cache: dict[str, Any] = {}
 

@@ -238,3 +238,139 @@ def load_mlp(cache: Path, data: TableDataset, *, progress: bool = True, **_: Any
     adapter = _mlp_adapter(model, data)
     adapter.card = meta
     return adapter
+
+
+# -- regression: diabetes ------------------------------------------------------------------------------------
+DIABETES_MLP_RECIPE = "diabetes-mlp/1"
+
+
+def load_diabetes() -> TableDataset:
+    """scikit-learn's diabetes data (442 patients, 10 standardised features; target: disease progression one
+    year later), split 60/20/20 at random from the fixed seed. ``labels`` are the real-valued targets and
+    ``class_names`` names the one output, ``("progression",)``."""
+    import pandas as pd
+    from sklearn.datasets import load_diabetes as _load
+    from sklearn.model_selection import train_test_split
+
+    bunch = _load()
+    frame = pd.DataFrame(bunch.data, columns=[str(c) for c in bunch.feature_names])
+    target = np.asarray(bunch.target, dtype=np.float64)
+    idx = np.arange(len(target))
+    train, rest = train_test_split(idx, test_size=0.4, random_state=SPLIT_SEED)
+    validation, test = train_test_split(rest, test_size=0.5, random_state=SPLIT_SEED)
+    parts = [TableSplit(frame.iloc[i].reset_index(drop=True), target[i]) for i in map(np.sort, (train, validation, test))]
+    return TableDataset("diabetes", *parts, class_names=("progression",),
+                        description="Diabetes progression (442 patients, 10 standardised features; a regression).")
+
+
+def _regression_scores(adapter: Any, split: TableSplit) -> dict[str, float]:
+    rows, _ = adapter.split_inputs(split.frame)
+    predicted = adapter.predict(rows)[:, 0]
+    residual = split.labels - predicted
+    return {"rmse": float(np.sqrt(np.mean(residual ** 2))),
+            "r2": float(1 - np.sum(residual ** 2) / np.sum((split.labels - split.labels.mean()) ** 2))}
+
+
+def _regression_card(adapter: Any, name: str, data: TableDataset, **extra: Any) -> dict:
+    validation, test = _regression_scores(adapter, data.validation), _regression_scores(adapter, data.test)
+    return {"name": name, "dataset": data.name, "task": "regressor", "n_train": len(data.train),
+            "n_validation": len(data.validation), "n_test": len(data.test), "validation_r2": validation["r2"],
+            "validation_rmse": validation["rmse"], "test_r2": test["r2"], "test_rmse": test["rmse"],
+            "outputs": list(data.class_names), "features": len(data.feature_names), **extra}
+
+
+class LinearRegressor(nn.Module):
+    """``x @ weight + bias``: one real-valued output per row, shape (B, 1)."""
+
+    def __init__(self, n_features: int, dtype: torch.dtype = torch.float64) -> None:
+        super().__init__()
+        self.linear = nn.Linear(n_features, 1, dtype=dtype)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x)
+
+
+class RegressionMLP(TableMLP):
+    """A :class:`TableMLP` with one output, trained on the standardised target and answering in its units."""
+
+    def __init__(self, n_features: int, hidden: int = 16) -> None:
+        super().__init__(n_features, 1, hidden=hidden)
+        self.register_buffer("target_mean", torch.zeros(()))
+        self.register_buffer("target_std", torch.ones(()))
+
+    def standardised(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.standardised(x) * self.target_std + self.target_mean
+
+
+def _regression_adapter(model: nn.Module, data: TableDataset, name: str):
+    from ..models.sklearn import TabularTorchAdapter
+
+    return TabularTorchAdapter(model.eval(), task="regressor", output_names=data.class_names,
+                               feature_names=data.feature_names, background=_background(data), name=name)
+
+
+def load_diabetes_linear(cache: Path, data: TableDataset, **_: Any):
+    """Ordinary least squares on the training split, solved in closed form in float64 (deterministic, under a
+    millisecond; nothing is cached but the card), as a differentiable float64 torch module."""
+    t0 = time.perf_counter()
+    X = np.column_stack([data.train.X, np.ones(len(data.train))])
+    coef, *_ = np.linalg.lstsq(X, data.train.labels, rcond=None)
+    model = LinearRegressor(X.shape[1] - 1)
+    with torch.no_grad():
+        model.linear.weight.copy_(torch.from_numpy(coef[:-1])[None])
+        model.linear.bias.fill_(float(coef[-1]))
+    adapter = _regression_adapter(model, data, "diabetes-linear")
+    adapter.card = _regression_card(adapter, "diabetes-linear", data, recipe="diabetes-linear/1",
+                                    seconds=time.perf_counter() - t0,
+                                    description="Linear regression (ordinary least squares, float64) on diabetes.")
+    _write_meta(cache, dict(adapter.card))
+    return adapter
+
+
+def build_diabetes_mlp(cache: Path, *, progress: bool = True) -> dict:
+    """Train the diabetes MLP (full-batch Adam on the standardised target, fixed seed) and cache it."""
+    from safetensors.torch import save_file
+
+    from ..training import fit
+
+    t0 = time.perf_counter()
+    data = load_diabetes()
+    x = torch.tensor(data.train.X, dtype=torch.float32)
+    y = torch.tensor(data.train.labels, dtype=torch.float32)
+    generator = torch.Generator().manual_seed(0)
+    model = RegressionMLP(x.shape[1])
+    with torch.no_grad():
+        for p in model.net.parameters():
+            p.copy_(torch.randn(p.shape, generator=generator) * (0.1 if p.dim() == 1 else (1 / p.shape[1]) ** 0.5))
+        model.mean.copy_(x.mean(0))
+        model.std.copy_(x.std(0).clamp_min(1e-6))
+        model.target_mean.copy_(y.mean())
+        model.target_std.copy_(y.std())
+    z = (y - model.target_mean) / model.target_std
+    fit(model, lambda batch: nn.functional.mse_loss(model.standardised(batch[0])[:, 0], batch[1]), [(x, z)],
+        optimizer=torch.optim.Adam(model.parameters(), lr=1e-2, weight_decay=0.05), epochs=200,
+        progress=progress, description="Training diabetes-mlp")
+    cache.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(cache / "mlp.safetensors"))
+    adapter = _regression_adapter(model, data, "diabetes-mlp")
+    meta = _regression_card(adapter, "diabetes-mlp", data, recipe=DIABETES_MLP_RECIPE,
+                            seconds=time.perf_counter() - t0,
+                            description="MLP (10-16-16-1, ReLU, standardised inputs and target) on diabetes.")
+    _write_meta(cache, meta)
+    return meta
+
+
+def load_diabetes_mlp(cache: Path, data: TableDataset, *, progress: bool = True, **_: Any):
+    from safetensors.torch import load_file
+
+    meta = read_meta(cache, DIABETES_MLP_RECIPE)
+    if meta is None or not (cache / "mlp.safetensors").is_file():
+        meta = build_diabetes_mlp(cache, progress=progress)
+    model = RegressionMLP(len(data.feature_names))
+    model.load_state_dict(load_file(str(cache / "mlp.safetensors")))
+    adapter = _regression_adapter(model, data, "diabetes-mlp")
+    adapter.card = meta
+    return adapter

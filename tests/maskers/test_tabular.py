@@ -95,3 +95,17 @@ def test_example_and_names_must_match_the_background():
         masker.prepare(np.zeros((1, 3)))
     with pytest.raises(lumos.InvalidArgumentError, match="'feature_names' of TabularMasker must name 3 features. Got 2"):
         TabularMasker(BACKGROUND, feature_names=["a", "b"])
+
+
+def test_masked_rows_keep_the_examples_dtype():
+    """TabularMasker no longer rounds to float32: a float64 example gets float64 rows holding its exact values
+    (and the background's), a float32 example (a float32 model's) float32 rows."""
+    background = np.array([[0.1, 1e-9 + 1.0], [0.3, 2.0 / 3.0]])
+    masker = TabularMasker(background)
+    assert masker.background.dtype == np.float64
+    x = np.array([1.0 / 3.0, 1e-12 + 5.0])
+    rows = masker.apply(masker.prepare(x), np.array([[True, False]]))
+    assert rows[0].dtype == np.float64
+    np.testing.assert_array_equal(np.stack(rows), [[x[0], background[0, 1]], [x[0], background[1, 1]]])
+    rows32 = masker.apply(masker.prepare(x.astype(np.float32)), np.array([[False, True]]))
+    assert rows32[0].dtype == np.float32
