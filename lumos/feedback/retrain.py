@@ -598,7 +598,7 @@ def load_retrained(directory: str | Path, **adapter_kwargs: Any) -> ModelAdapter
     adapter.module.eval()
     adapter.forget_model_id()
     adapter.name = config.get("name", adapter.name)
-    card = {k: v for k, v in config.items() if k not in ("format", "history")}
+    card = {k: v for k, v in config.items() if k != "format"}  # history: the report draws the training curves
     adapter.card = dict(adapter.card, **card, directory=str(directory.resolve()))
     return adapter
 

@@ -18,6 +18,7 @@ from ..errors import InvalidArgumentError, check_int, check_output_path
 from ..models import ModelAdapter, as_adapter
 from .common import Example, MethodSummary, ReportData, card_rows, evaluate_held_out, explain_all, word_rows
 from .data import input_kind, load_labelled_texts
+from .retraining import is_retrained_card, retraining_section
 
 __all__ = ["DEFAULT_METHODS", "ReportData", "MethodSummary", "build_report", "report_data", "text_report",
            "default_methods", "explain_all", "make_methods"]
@@ -123,8 +124,11 @@ def report_data(model: Any = "tweets-sentiment", *, data: str | None = None, n: 
             raise InvalidArgumentError(f"The 'quality_n' and 'compress' arguments of build_report (--quality, "
                                        f"--compress) apply to text classifiers only; {adapter.name!r} reads {kind}. "
                                        f"Got quality_n={quality_n!r}, compress={list(compress)!r}.")
-        return _builders()[kind](adapter, data=data, n=n, methods=methods, batch_size=batch_size,
-                                 progress=progress)
+        report = _builders()[kind](adapter, data=data, n=n, methods=methods, batch_size=batch_size,
+                                   progress=progress)
+        if is_retrained_card(adapter.card):  # measures and curves; explanations before/after are for texts
+            report.retraining = retraining_section(adapter)
+        return report
     return text_report(adapter, data=data, n=n, methods=methods, batch_size=batch_size, progress=progress,
                        quality_n=quality_n, compress=compress)
 
@@ -188,9 +192,14 @@ def text_report(adapter: ModelAdapter, *, data: str | None = None, n: int = 50,
                  if needs_train and data in zoo.datasets() else None)
         compression = compression_section(adapter, compress, labelled, train, n_explain=min(n, 20),
                                           batch_size=batch_size, progress=progress)
+    retraining = None
+    if is_retrained_card(adapter.card):
+        retraining = retraining_section(adapter, held_out=(labelled.texts, labelled.labels), texts=texts,
+                                        batch_size=batch_size)
     return ReportData(
         kind="texts", title=f"lumos report: {card.get('name', adapter.name)}",
         generated=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         version=__version__, card=card_rows(card), evaluation=evaluation, methods=summaries, examples=examples,
         notes=notes, diagnosis=diagnosis, inside=inside, quality=quality, compression=compression,
+        retraining=retraining,
     )

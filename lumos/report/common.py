@@ -136,6 +136,8 @@ class ReportData(SectionData):
     inside: SectionData | None = None
     #: Compressed copies against the original (:class:`lumos.report.compression.CompressionData`).
     compression: SectionData | None = None
+    #: What retraining from feedback changed (:class:`lumos.report.retraining.RetrainingData`).
+    retraining: SectionData | None = None
     #: Permutation importance and the surrogate tree of a table model
     #: (:class:`lumos.report.tables.ImportanceData`).
     importance: SectionData | None = None
@@ -151,7 +153,7 @@ class ReportData(SectionData):
     def sections(self) -> dict[str, SectionData]:
         """The sections the page shows, by field name (the optional ones that are present)."""
         present = {"diagnosis": self.diagnosis, "quality": self.quality, "inside": self.inside,
-                   "compression": self.compression, "importance": self.importance}
+                   "compression": self.compression, "importance": self.importance, "retraining": self.retraining}
         return {name: section for name, section in present.items() if section is not None}
 
 
@@ -175,7 +177,9 @@ def card_rows(card: Mapping[str, Any]) -> list[tuple[str, Any]]:
         if key in card:
             value = card[key]
             rows.append((label, ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else value))
-    hidden = set(CARD_LABELS) | {"corpus_sha256", "class_names"}
+    # The retraining section shows the measures, curves and feedback of a retrained version.
+    hidden = set(CARD_LABELS) | {"corpus_sha256", "class_names", "history", "metrics_before", "metrics_after",
+                                 "feedback_ids"}
     rows += [(k, v) for k, v in sorted(card.items()) if k not in hidden]
     return [(label, _shareable(value)) for label, value in rows]
 
