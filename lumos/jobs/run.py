@@ -231,7 +231,7 @@ def explain_dataset(data: str | os.PathLike, *, methods: Sequence[str | tuple[st
                     out: str | os.PathLike, model: str = "tweets-sentiment", column: str = "text",
                     engine: str = "local", shard_size: int = 256, group_size: int = 16, seed: int = 0,
                     on_error: str = "raise", address: str | None = None, num_workers: int = 1,
-                    num_gpus: float = 0.0, progress: bool | None = None) -> JobResult:
+                    num_gpus: float = 0.0, threads: int | None = None, progress: bool | None = None) -> JobResult:
     """Explain every example of a dataset file with ``methods``, into Parquet shards under ``out``.
 
     Runs the shards not yet done (a job started again after being killed, even by SIGKILL, redoes only the
@@ -261,6 +261,10 @@ def explain_dataset(data: str | os.PathLike, *, methods: Sequence[str | tuple[st
         column, or skip it and record it in the manifest.
     address, num_workers, num_gpus :
         Ray only: cluster address (default: start a local Ray), actors, and GPUs per actor.
+    threads : int, optional
+        Torch threads of each worker (default: this process's count, also given to Ray actors). Gradient sums
+        are reduced in an order that depends on the thread count, so bit-identical results across engines
+        need the same count (values otherwise agree to about 1e-6).
     progress : bool or None
         A progress bar over examples with an ETA (None: in a terminal).
 
@@ -297,14 +301,22 @@ def explain_dataset(data: str | os.PathLike, *, methods: Sequence[str | tuple[st
     out = Path(out)
     manifest, _ = prepare_output(out, manifest)
     todo = [k for k in range(n_shards) if str(k) not in manifest["shards"]]
-    if todo:
-        if engine == "local":
-            _run_local(spec, source, todo, out, manifest, on_error, progress, worker=ShardWorker(spec))
-        else:
-            from .ray_engine import run_ray
+    import torch
 
-            run_ray(spec, todo, out, manifest, on_error, address=address, num_workers=num_workers,
-                    num_gpus=num_gpus, progress=progress)
+    if threads is not None:
+        threads = check_int(threads, "threads", owner="explain_dataset", minimum=1)
+    if todo and engine == "local":
+        before = torch.get_num_threads()
+        torch.set_num_threads(threads or before)
+        try:
+            _run_local(spec, source, todo, out, manifest, on_error, progress, worker=ShardWorker(spec))
+        finally:
+            torch.set_num_threads(before)
+    elif todo:
+        from .ray_engine import run_ray
+
+        run_ray(spec, todo, out, manifest, on_error, address=address, num_workers=num_workers,
+                num_gpus=num_gpus, threads=threads or torch.get_num_threads(), progress=progress)
     return JobResult(out)
 
 
