@@ -6,7 +6,8 @@ import inspect
 import click
 
 from ..errors import InvalidArgumentError
-from ._common import DEFAULT_IMAGE_MODEL, DEFAULT_MODEL, deprecated_alias, friendly_errors
+from ._common import DEFAULT_IMAGE_MODEL, DEFAULT_MODEL, deprecated_alias, friendly_errors, names
+from ._jobs import job_options, run_explain_job
 
 
 class MethodOption(click.Option):
@@ -46,6 +47,22 @@ def method_settings(cls: type, given: dict[str, int | None]) -> dict[str, int]:
     return settings
 
 
+def job_settings(methods: list[str], given: dict[str, int | None]) -> dict[str, dict[str, int]]:
+    """Per method, the options it takes (an option that none of ``methods`` takes is an error)."""
+    from ..attribution import get_method
+
+    out: dict[str, dict[str, int]] = {m: {} for m in methods}
+    for option, value in given.items():
+        if value is None:
+            continue
+        takers = [m for m in methods if _takes(get_method(m), SETTINGS[option])]
+        if not takers:
+            method_settings(get_method(methods[0]), {option: value})  # raises the usual error
+        for m in takers:
+            out[m][SETTINGS[option]] = value
+    return out
+
+
 @click.command()
 @click.argument("text", required=False)
 @click.option("--image", "image", default=None, metavar="PATH",
@@ -60,20 +77,32 @@ def method_settings(cls: type, given: dict[str, int | None]) -> dict[str, int]:
 @click.option("--n-evals", default=None, type=int,
               help="Model evaluations per explanation, for sampling methods such as lime.")
 @click.option("--json", "as_json", is_flag=True, help="Print the Explanation as JSON.")
-@click.option("--out", "out", default=None, metavar="PNG",
-              help="With --image: where to write the saliency overlay. [default: IMAGE-METHOD.png beside the cwd]")
+@click.option("--out", "out", default=None, metavar="PNG|DIR",
+              help="With --image: where to write the saliency overlay [default: IMAGE-METHOD.png beside the cwd]; "
+                   "with --data: the directory of the Parquet shards.")
+@job_options
 @deprecated_alias("--steps", "--n-steps", type=int)
 @deprecated_alias("--evals", "--n-evals", type=int)
 @friendly_errors
 def explain(text: str | None, image: str | None, model: str | None, method: str | None, target: str | None,
-            n_steps: int | None, n_evals: int | None, as_json: bool, out: str | None) -> None:
-    """Explain the model's decision on TEXT (or on an image with --image PATH)."""
+            n_steps: int | None, n_evals: int | None, as_json: bool, out: str | None, job: dict | None) -> None:
+    """Explain the model's decision on TEXT (or on an image with --image PATH, or on every row of a dataset
+    file with --data FILE --out DIR)."""
     from ..attribution import get_method
     from ..models import ImageAdapter, as_adapter
 
-    if (text is None) == (image is None):
-        raise InvalidArgumentError("Give either TEXT or --image PATH (exactly one).")
     given = {"--n-steps": n_steps, "--n-evals": n_evals}
+    if job is not None:
+        if text is not None or image is not None or target is not None or as_json:
+            raise InvalidArgumentError("'--data' explains every row of a file: give no TEXT, --image, --target "
+                                       "or --json with it (read the shards with lumos.jobs.JobResult).")
+        if method is not None and job["methods"] is not None:
+            raise InvalidArgumentError("Give '--method' or '--methods', not both.")
+        chosen = [get_method(m).name for m in (names(job["methods"]) or [method or "ig"])]
+        return run_explain_job(job, model=model or DEFAULT_MODEL, methods=chosen,
+                               settings=job_settings(chosen, given), out=out)
+    if (text is None) == (image is None):
+        raise InvalidArgumentError("Give either TEXT or --image PATH (exactly one), or --data FILE.")
     if image is not None:
         return _explain_image(image, model or DEFAULT_IMAGE_MODEL, method or "grad_cam", target, given, as_json, out)
     model = model or DEFAULT_MODEL

@@ -137,7 +137,9 @@ def file_sha256(path: Path) -> str:
 
 
 def _temporary(path: Path) -> tuple[int, str]:
-    return tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide the output from the other readers of a shared directory
+    return fd, tmp
 
 
 def write_table_atomic(table: Any, path: Path) -> str:

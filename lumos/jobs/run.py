@@ -195,7 +195,8 @@ def prepare_output(out: Path, manifest: dict[str, Any]) -> tuple[dict[str, Any],
     old = read_manifest(out)
     if old is not None:
         for key in ("params", "model_id"):
-            if old.get(key) != manifest[key]:
+            # The data's path may change (a moved file, another working directory); its checksum may not.
+            if _without_path(old.get(key)) != _without_path(manifest[key]):
                 what = "model" if key == "model_id" else "parameters"
                 raise InvalidArgumentError(
                     f"The '--out' directory {str(out)!r} holds the output of another job (its {what} differ: "
@@ -217,6 +218,10 @@ def prepare_output(out: Path, manifest: dict[str, Any]) -> tuple[dict[str, Any],
             removed.append(name)
     write_json_atomic(manifest, out / MANIFEST)
     return manifest, removed
+
+
+def _without_path(value: Any) -> Any:
+    return {k: v for k, v in value.items() if k != "data"} if isinstance(value, dict) else value
 
 
 def _difference(old: Any, new: Any) -> str:
@@ -278,11 +283,11 @@ def explain_dataset(data: str | os.PathLike, *, methods: Sequence[str | tuple[st
     group_size = check_int(group_size, "group_size", owner="explain_dataset", minimum=1)
     shard_size = check_int(shard_size, "shard_size", owner="explain_dataset", minimum=1)
     if shard_size % group_size:
-        raise InvalidArgumentError(f"The 'shard_size' parameter of explain_dataset must be a multiple of "
+        raise InvalidArgumentError(f"The 'shard_size' parameter of explain_dataset (--shard-size) must be a multiple of "
                                    f"'group_size' ({group_size}), so that results do not depend on it. "
                                    f"Got {shard_size}.")
     source = DataSource(data, column)
-    spec = JobSpec(data=str(source.path), column=column, model=model, methods=_method_pairs(methods, seed),
+    spec = JobSpec(data=str(source.path.resolve()), column=column, model=model, methods=_method_pairs(methods, seed),
                    seed=seed, shard_size=shard_size, group_size=group_size)
     n, bad = source.count()
     if bad and on_error == "raise":
