@@ -24,7 +24,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from ..engine import track
-from ..errors import InvalidArgumentError, check_float, check_int
+from ..errors import InvalidArgumentError, LumosError, check_float, check_int
 from .data import DataSource
 from .run import JobSpec, ShardWorker, record_shard
 
@@ -61,13 +61,19 @@ class ShardActor:
         self.on_error = on_error
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        shards, entries = [], []
+        shards, entries, errors = [], [], []
         size = self.spec.shard_size
         for k in batch["shard"].tolist():
             rows = list(self.source.rows(k * size, (k + 1) * size))
-            entries.append(json.dumps(self.worker.run_shard(k, rows, self.out, self.on_error)))
+            try:
+                entries.append(json.dumps(self.worker.run_shard(k, rows, self.out, self.on_error)))
+                errors.append("")
+            except LumosError as error:  # a bad row: reported by the driver, not retried by Ray
+                entries.append("")
+                errors.append(str(error))
             shards.append(k)
-        return {"shard": np.array(shards, dtype=np.int64), "entry": np.array(entries, dtype=object)}
+        return {"shard": np.array(shards, dtype=np.int64), "entry": np.array(entries, dtype=object),
+                "error": np.array(errors, dtype=object)}
 
 
 def start_ray(address: str | None, num_cpus: int | None = None) -> bool:
@@ -113,17 +119,14 @@ def run_ray(spec: JobSpec, todo: list[int], out: Path, manifest: dict[str, Any],
 
         def examples() -> Iterator[int]:
             for row in results.iter_rows():
+                if row["error"]:
+                    raise InvalidArgumentError(row["error"])
                 k = int(row["shard"])
                 record_shard(out, manifest, k, json.loads(row["entry"]))
                 yield from range(k * spec.shard_size, min((k + 1) * spec.shard_size, n))
 
         for _ in track(examples(), description="Explaining examples (ray)", total=total, enabled=progress):
             pass
-    except ray.exceptions.RayTaskError as error:
-        cause = error.as_instanceof_cause()
-        if isinstance(cause, InvalidArgumentError):
-            raise InvalidArgumentError(str(cause).splitlines()[-1]) from None
-        raise
     finally:
         if started:
             ray.shutdown()

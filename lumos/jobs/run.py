@@ -122,10 +122,11 @@ class ShardWorker:
             try:
                 per_method = [list(m.attribute(inputs)) for m in self.methods]
             except LumosError as error:
-                if on_error == "raise" or len(kept) == 1:
+                if len(kept) == 1:
                     bad.append(self._fail(kept[0], error, on_error))
                     continue
-                # Find the failing examples one by one; the others are explained alone.
+                # Find the failing examples one by one (the first one raises, with on_error="raise"); the others
+                # are explained alone, the same way on every engine.
                 sub_out, sub_bad = self._one_by_one(kept, inputs, on_error)
                 out.extend(sub_out)
                 bad.extend(sub_bad)
@@ -226,6 +227,7 @@ def _without_path(value: Any) -> Any:
 
 def _difference(old: Any, new: Any) -> str:
     if isinstance(old, dict) and isinstance(new, dict):
+        old, new = _without_path(old), _without_path(new)
         keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
         return "; ".join(f"{k}: {old.get(k)!r} there, {new.get(k)!r} now" for k in keys[:3])
     return f"{old!r} there, {new!r} now"

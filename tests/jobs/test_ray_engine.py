@@ -55,3 +55,15 @@ def test_ray_and_local_engines_write_identical_results(ray_session, data, tmp_pa
     a, b = local.to_pandas().drop(columns="seconds"), remote.to_pandas().drop(columns="seconds")
     assert a.equals(b)
     assert {k: e["rows"] for k, e in remote.manifest["shards"].items()} == {"0": 4, "1": 4, "2": 4}
+
+
+def test_ray_engine_names_a_bad_row_like_the_local_engine(ray_session, tmp_path):
+    """A row an actor's method refuses stops the Ray job with the local engine's one-line error."""
+    from lumos.errors import InvalidArgumentError
+
+    data = tmp_path / "d.csv"
+    data.write_text("text\nlate again\nthe flight was late again and again\n")
+    with pytest.raises(InvalidArgumentError, match=r"d\.csv, row 2, column 'text': could not be explained: "
+                                                   r"ExactShapley evaluates all 2\^n coalitions"):
+        explain_dataset(data, methods=[("exact_shapley", {"max_features": 3})], out=tmp_path / "out",
+                        engine="ray", group_size=2, shard_size=2)

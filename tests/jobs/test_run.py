@@ -173,3 +173,20 @@ def test_lumos_imports_without_ray():
     """`import lumos` and the jobs package do not import Ray (it is optional)."""
     code = "import sys, lumos, lumos.jobs, lumos.cli; assert 'ray' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+def test_a_row_a_method_refuses_is_named_or_skipped(tmp_path):
+    """A row the method cannot explain stops the job naming its row and column, or with on_error='skip' is
+    recorded in the manifest while the rows of its group are still explained."""
+    data = tmp_path / "d.csv"
+    data.write_text("text\nlate again\nthe flight was late again and again\nthanks\n")
+    method = [("exact_shapley", {"max_features": 3})]
+    with pytest.raises(InvalidArgumentError, match=r"d\.csv, row 2, column 'text': could not be explained: "
+                                                   r"ExactShapley evaluates all 2\^n coalitions"):
+        explain_dataset(data, methods=method, out=tmp_path / "a", group_size=4, shard_size=4)
+    result = explain_dataset(data, methods=method, out=tmp_path / "b", group_size=4, shard_size=4, on_error="skip")
+    assert list(result.to_pandas().example_id) == [0, 2]
+    assert [(s["example_id"], s["row"], s["column"]) for s in result.skipped] == [(1, 2, "text")]
+    # Shapley values are efficient: they sum to the gap between the full and the empty coalition.
+    for e in result.iter_explanations():
+        assert e.values.sum() == pytest.approx(e.output_value - e.base_value, abs=1e-9)
