@@ -49,13 +49,17 @@ def _ray() -> Any:
 class ShardActor:
     """One Ray actor of a job: a model replica (loaded once, in ``__init__``) that explains whole shards."""
 
-    def __init__(self, spec: dict[str, Any], out: str, on_error: str, threads: int | None = None) -> None:
+    def __init__(self, spec: dict[str, Any], out: str, on_error: str, threads: int | None = None,
+                 gpus: float = 0.0) -> None:
         if threads is not None:
             import torch
 
             torch.set_num_threads(threads)
         self.spec = JobSpec.from_dict(spec)
-        self.worker = ShardWorker(self.spec)
+        import torch
+
+        # An actor that asked for a GPU (num_gpus) sees the ones Ray gave it as cuda:0, ...
+        self.worker = ShardWorker(self.spec, device="cuda" if gpus and torch.cuda.is_available() else None)
         self.source = DataSource(self.spec.data, self.spec.column)
         self.out = Path(out)
         self.on_error = on_error
@@ -113,7 +117,7 @@ def run_ray(spec: JobSpec, todo: list[int], out: Path, manifest: dict[str, Any],
             ShardActor, batch_size=1, compute=ActorPoolStrategy(size=num_workers), num_cpus=ACTOR_CPUS,
             num_gpus=num_gpus or None, batch_format="numpy",
             fn_constructor_kwargs={"spec": spec.to_dict(), "out": str(out.resolve()), "on_error": on_error,
-                                   "threads": threads})
+                                   "threads": threads, "gpus": num_gpus})
         n = manifest["n_examples"]
         total = sum(min((k + 1) * spec.shard_size, n) - k * spec.shard_size for k in todo)
 

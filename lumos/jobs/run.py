@@ -90,13 +90,15 @@ class ShardWorker:
     """Explains the examples of one shard with every method of a job: one model replica, loaded once (a Ray
     actor holds one; the local engine makes one)."""
 
-    def __init__(self, spec: JobSpec) -> None:
+    def __init__(self, spec: JobSpec, device: str | None = None) -> None:
         from ..attribution import get_method
         from ..models import as_adapter
 
         self.spec = spec
         self.adapter = as_adapter(spec.model)
         self.adapter.require("A dataset job", task="classifier")
+        if device is not None:  # a Ray actor given a GPU
+            self.adapter.require("A dataset job on a GPU", module=True).module.to(device)
         self.methods = [get_method(name)(self.adapter, **dict(settings), progress=False)
                         for name, settings in spec.methods]
         self.images = self.adapter.modality == "image"
