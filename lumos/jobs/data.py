@@ -68,6 +68,8 @@ class DataSource:
     def __init__(self, path: str | Path, column: str = "text") -> None:
         self.path = Path(path)
         self.column = column
+        self._marks: dict[int, tuple[int, int]] = {}
+        self._mark_every: int | None = None
         if self.path.is_dir():
             self.kind = "images"
         elif not self.path.is_file():
@@ -99,29 +101,46 @@ class DataSource:
                     digest.update(block)
         return "sha256:" + digest.hexdigest()
 
-    def rows(self, start: int = 0, stop: int | None = None) -> Iterator[Row | BadRow]:
-        """The examples with ids in ``[start, stop)``, streamed in file order."""
-        reader = {"csv": self._csv, "jsonl": self._jsonl, "parquet": self._parquet, "images": self._image_rows}
+    def rows(self, start: int = 0, stop: int | None = None, at: tuple[int, int] | None = None
+             ) -> Iterator[Row | BadRow]:
+        """The examples with ids in ``[start, stop)``, streamed in file order. ``at`` is the seek point of example
+        ``start`` (from :meth:`count`), so that a CSV or JSONL reader starts there instead of at the top."""
+        if at is not None and self.kind in ("csv", "jsonl"):
+            items = (self._csv if self.kind == "csv" else self._jsonl)(first=start, at=at)
+        else:
+            items = {"csv": self._csv, "jsonl": self._jsonl, "parquet": self._parquet,
+                     "images": self._image_rows}[self.kind]()
         seen = 0
-        for item in reader[self.kind]():
+        for item in items:
             seen += 1
             if item.example_id < start:
                 continue
             if stop is not None and item.example_id >= stop:
                 return
             yield item
-        if seen == 0:
+        if seen == 0 and at is None:
             raise InvalidArgumentError(f"The dataset {str(self.path)!r} holds no rows"
                                        + (" (only a header)." if self.kind == "csv" else "."))
 
-    def count(self) -> tuple[int, list[BadRow]]:
-        """The number of examples and the bad rows among them, in one streaming pass."""
+    def count(self, mark_every: int | None = None) -> tuple[int, list[BadRow], dict[int, tuple[int, int]]]:
+        """The number of examples, the bad rows among them and, with ``mark_every``, the seek point of every
+        example whose id is a multiple of it (CSV and JSONL: byte offset and lines before), in one streaming
+        pass."""
         n, bad = 0, []
-        for item in self.rows():
-            n += 1
-            if isinstance(item, BadRow):
-                bad.append(item)
-        return n, bad
+        self._marks, self._mark_every = {}, mark_every
+        try:
+            for item in self.rows():
+                n += 1
+                if isinstance(item, BadRow):
+                    bad.append(item)
+            return n, bad, {k: v for k, v in self._marks.items() if k < n}
+        finally:
+            self._marks, self._mark_every = {}, None
+
+    def _mark(self, example_id: int, offset: int, lines: int) -> None:
+        every = self._mark_every
+        if every and example_id % every == 0 and example_id not in self._marks:
+            self._marks[example_id] = (offset, lines)
 
     # -- readers ---------------------------------------------------------------------------------------
     def _text(self, example_id: int, row: int, value: Any) -> Row | BadRow:
@@ -137,11 +156,19 @@ class DataSource:
             return BadRow(example_id, name, row, self.column, "the text is empty")
         return Row(example_id, value)
 
-    def _csv(self) -> Iterator[Row | BadRow]:
+    def _csv(self, first: int = 0, at: tuple[int, int] | None = None) -> Iterator[Row | BadRow]:
         name = str(self.path)
-        # surrogateescape: a row with bytes that are not UTF-8 becomes one bad row, not the end of the stream.
-        with self.path.open(encoding="utf-8", errors="surrogateescape", newline="") as fh:
-            reader = csv.reader(fh)
+        with self.path.open("rb") as fh:
+            pos = 0
+
+            def lines() -> Iterator[str]:
+                nonlocal pos
+                for raw in fh:
+                    pos += len(raw)
+                    # surrogateescape: bytes that are not UTF-8 make one bad row, not the end of the stream.
+                    yield raw.decode("utf-8", "surrogateescape")
+
+            reader = csv.reader(lines())
             try:
                 header = next(reader)
             except StopIteration:
@@ -151,32 +178,41 @@ class DataSource:
             if self.column not in header:
                 raise InvalidArgumentError(f"The dataset {name!r} has no column {self.column!r} (the '--column' "
                                            f"option). Its columns: {', '.join(map(repr, header[:20]))}.")
-            at = header.index(self.column)
-            example_id = 0
+            column = header.index(self.column)
+            example_id, skipped_lines = 0, 0  # lines jumped over by a seek, for the line numbers of messages
+            if at is not None:
+                fh.seek(at[0])
+                pos, example_id, skipped_lines = at[0], first, at[1] - reader.line_num
             while True:
+                self._mark(example_id, pos, reader.line_num + skipped_lines)
                 try:
                     fields = next(reader)
                 except StopIteration:
                     return
                 except csv.Error as error:
-                    raise InvalidArgumentError(f"{name}, line {reader.line_num}: not readable as CSV: {error}."
-                                               ) from None
+                    raise InvalidArgumentError(f"{name}, line {reader.line_num + skipped_lines}: not readable as "
+                                               f"CSV: {error}.") from None
                 if not fields:  # a blank line is no row
                     continue
                 row = example_id + 1
                 if len(fields) != len(header):
                     yield BadRow(example_id, name, row, self.column,
                                  f"unreadable: {len(fields)} fields where the header has {len(header)} "
-                                 f"(line {reader.line_num})")
+                                 f"(line {reader.line_num + skipped_lines})")
                 else:
-                    yield self._text(example_id, row, fields[at])
+                    yield self._text(example_id, row, fields[column])
                 example_id += 1
 
-    def _jsonl(self) -> Iterator[Row | BadRow]:
+    def _jsonl(self, first: int = 0, at: tuple[int, int] | None = None) -> Iterator[Row | BadRow]:
         name = str(self.path)
-        example_id = 0
+        example_id, pos = 0, 0
         with self.path.open("rb") as fh:
+            if at is not None:
+                fh.seek(at[0])
+                example_id, pos = first, at[0]
             for line in fh:
+                self._mark(example_id, pos, 0)
+                pos += len(line)
                 if not line.strip():
                     continue
                 row = example_id + 1

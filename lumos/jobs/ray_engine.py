@@ -67,8 +67,9 @@ class ShardActor:
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         shards, entries, errors = [], [], []
         size = self.spec.shard_size
-        for k in batch["shard"].tolist():
-            rows = list(self.source.rows(k * size, (k + 1) * size))
+        for k, offset, lines in zip(batch["shard"].tolist(), batch["offset"].tolist(), batch["lines"].tolist()):
+            at = (offset, lines) if offset >= 0 else None
+            rows = list(self.source.rows(k * size, (k + 1) * size, at=at))
             try:
                 entries.append(json.dumps(self.worker.run_shard(k, rows, self.out, self.on_error)))
                 errors.append("")
@@ -99,7 +100,7 @@ def start_ray(address: str | None, num_cpus: int | None = None) -> bool:
 
 
 def run_ray(spec: JobSpec, todo: list[int], out: Path, manifest: dict[str, Any], on_error: str, *,
-            address: str | None = None, num_workers: int = 1, num_gpus: float = 0.0, threads: int | None = None,
+            marks: dict[int, tuple[int, int]] | None = None, address: str | None = None, num_workers: int = 1, num_gpus: float = 0.0, threads: int | None = None,
             progress: bool | None = None) -> None:
     """Run the shards ``todo`` on a Ray actor pool of ``num_workers`` actors, recording each in the manifest."""
     num_workers = check_int(num_workers, "num_workers", owner="the ray engine", minimum=1)
@@ -112,7 +113,11 @@ def run_ray(spec: JobSpec, todo: list[int], out: Path, manifest: dict[str, Any],
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False
         context.execution_options.preserve_order = True
-        items = ray.data.from_items([{"shard": k} for k in todo], override_num_blocks=len(todo))
+        # Each shard goes with the seek point of its first row, so an actor reads its rows only.
+        marks = marks or {}
+        items = ray.data.from_items([{"shard": k, "offset": marks.get(k * spec.shard_size, (-1, 0))[0],
+                                      "lines": marks.get(k * spec.shard_size, (-1, 0))[1]} for k in todo],
+                                    override_num_blocks=len(todo))
         results = items.map_batches(
             ShardActor, batch_size=1, compute=ActorPoolStrategy(size=num_workers), num_cpus=ACTOR_CPUS,
             num_gpus=num_gpus or None, batch_format="numpy",

@@ -293,7 +293,7 @@ def explain_dataset(data: str | os.PathLike, *, methods: Sequence[str | tuple[st
     source = DataSource(data, column)
     spec = JobSpec(data=str(source.path.resolve()), column=column, model=model, methods=_method_pairs(methods, seed),
                    seed=seed, shard_size=shard_size, group_size=group_size)
-    n, bad = source.count()
+    n, bad, marks = source.count(mark_every=shard_size)
     if bad and on_error == "raise":
         more = f" ({len(bad) - 1} more bad rows)" if len(bad) > 1 else ""
         raise InvalidArgumentError(f"{bad[0].message()}{more}. Pass on_error='skip' (--on-error skip) to skip such "
@@ -324,7 +324,7 @@ def explain_dataset(data: str | os.PathLike, *, methods: Sequence[str | tuple[st
     elif todo:
         from .ray_engine import run_ray
 
-        run_ray(spec, todo, out, manifest, on_error, address=address, num_workers=num_workers,
+        run_ray(spec, todo, out, manifest, on_error, marks=marks, address=address, num_workers=num_workers,
                 num_gpus=num_gpus, threads=threads or torch.get_num_threads(), progress=progress)
     return JobResult(out)
 

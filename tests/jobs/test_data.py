@@ -121,3 +121,18 @@ def test_fingerprint_follows_the_bytes(tmp_path):
     b.write_bytes(b"text\ny\n")
     assert open_dataset(a).fingerprint() != open_dataset(b).fingerprint()
     assert json.dumps(open_dataset(a).fingerprint()).startswith('"sha256:')
+
+
+@pytest.mark.parametrize("name, text", [
+    ("d.csv", b'text,n\n"one, two",1\n\n"three\nfour",2\nbad\n\xff,3\nfive,4\nsix,5\n'),
+    ("d.jsonl", b'{"text": "one"}\n\n{"text": 2}\nnot json\n{"text": "five"}\n{"text": "six"}\n'),
+])
+def test_seek_points_read_a_shard_like_a_full_scan(tmp_path, name, text):
+    """A reader started at a seek point from count() yields what a scan from the top yields, line numbers of
+    its messages included."""
+    path = _csv(tmp_path, text, name)
+    source = open_dataset(path)
+    n, bad, marks = source.count(mark_every=2)
+    assert sorted(marks) == list(range(0, n, 2)) and bad
+    for start in range(0, n, 2):
+        assert list(source.rows(start, start + 2, at=marks[start])) == list(source.rows(start, start + 2))
