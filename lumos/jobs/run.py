@@ -90,12 +90,12 @@ class ShardWorker:
     """Explains the examples of one shard with every method of a job: one model replica, loaded once (a Ray
     actor holds one; the local engine makes one)."""
 
-    def __init__(self, spec: JobSpec, device: str | None = None) -> None:
+    def __init__(self, spec: JobSpec, device: str | None = None, adapter: Any = None) -> None:
         from ..attribution import get_method
         from ..models import as_adapter
 
         self.spec = spec
-        self.adapter = as_adapter(spec.model)
+        self.adapter = adapter if adapter is not None else as_adapter(spec.model)
         self.adapter.require("A dataset job", task="classifier")
         if device is not None:  # a Ray actor given a GPU
             self.adapter.require("A dataset job on a GPU", module=True).module.to(device)
@@ -318,7 +318,8 @@ def explain_dataset(data: str | os.PathLike, *, methods: Sequence[str | tuple[st
         before = torch.get_num_threads()
         torch.set_num_threads(threads or before)
         try:
-            _run_local(spec, source, todo, out, manifest, on_error, progress, worker=ShardWorker(spec))
+            _run_local(spec, source, todo, out, manifest, on_error, progress,
+                       worker=ShardWorker(spec, adapter=adapter))
         finally:
             torch.set_num_threads(before)
     elif todo:
