@@ -190,3 +190,26 @@ def test_a_row_a_method_refuses_is_named_or_skipped(tmp_path):
     # Shapley values are efficient: they sum to the gap between the full and the empty coalition.
     for e in result.iter_explanations():
         assert e.values.sum() == pytest.approx(e.output_value - e.base_value, abs=1e-9)
+
+
+def test_image_folder_job_explains_each_image_and_skips_a_broken_file(tmp_path):
+    """An image folder is explained image by image (a pixel Grid per row, read back as such); a file that is not
+    an image is skipped and recorded under on_error='skip'."""
+    from PIL import Image
+
+    digits = lumos.zoo.dataset("digits").test
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i in range(3):
+        Image.fromarray((digits.images[i] * 255).round().astype(np.uint8)).save(folder / f"d{i}.png")
+    (folder / "d1b.png").write_bytes(b"not a png")
+    result = explain_dataset(folder, methods=["saliency"], out=tmp_path / "out", model="digits-cnn",
+                             group_size=2, shard_size=2, on_error="skip")
+    frame = result.to_pandas()
+    assert list(frame.example_id) == [0, 1, 3]
+    assert [s["example_id"] for s in result.skipped] == [2] and "d1b.png" in result.skipped[0]["reason"]
+    explanations = result.to_explanations()
+    adapter = lumos.zoo.load("digits-cnn")
+    direct = lumos.Saliency(adapter).attribute(lumos.imaging.read_image(folder / "d0.png"))
+    assert explanations[0].features == direct.features and isinstance(explanations[0].features, lumos.Grid)
+    np.testing.assert_allclose(explanations[0].values, direct.values, rtol=1e-5, atol=1e-7)
