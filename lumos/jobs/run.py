@@ -319,7 +319,7 @@ def explain_dataset(data: str | os.PathLike, *, methods: Sequence[str | tuple[st
         torch.set_num_threads(threads or before)
         try:
             _run_local(spec, source, todo, out, manifest, on_error, progress,
-                       worker=ShardWorker(spec, adapter=adapter))
+                       worker=ShardWorker(spec, adapter=adapter), at=marks.get(min(todo) * shard_size))
         finally:
             torch.set_num_threads(before)
     elif todo:
@@ -351,11 +351,12 @@ def shard_rows(rows: Iterable[Row | BadRow], shard_size: int) -> Iterator[tuple[
 
 
 def _run_local(spec: JobSpec, source: DataSource, todo: list[int], out: Path, manifest: dict[str, Any],
-               on_error: str, progress: bool | None, worker: ShardWorker) -> None:
+               on_error: str, progress: bool | None, worker: ShardWorker,
+               at: tuple[int, int] | None = None) -> None:
     wanted = set(todo)
     start, stop = min(todo) * spec.shard_size, (max(todo) + 1) * spec.shard_size
     n_todo = sum(min((k + 1) * spec.shard_size, manifest["n_examples"]) - k * spec.shard_size for k in todo)
-    rows = (r for r in source.rows(start, stop) if r.example_id // spec.shard_size in wanted)
+    rows = (r for r in source.rows(start, stop, at=at) if r.example_id // spec.shard_size in wanted)
     t0 = time.perf_counter()
     for index, shard in shard_rows(track(rows, description="Explaining examples", total=n_todo, enabled=progress),
                                    spec.shard_size):
