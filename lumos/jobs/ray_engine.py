@@ -1,6 +1,7 @@
 """The Ray engine of dataset jobs (``pip install lumos[ray]``): the shards still to do become a Ray Dataset,
 and ``map_batches`` sends them to a pool of actors (``compute=ActorPoolStrategy``), each holding one model
-replica loaded once (from the zoo's cache). An actor reads its shard's rows from the dataset file, explains
+replica loaded once (from the zoo's cache). An actor reads its shard's rows from the dataset file (from the
+shard's seek point, found by the driver's counting pass, so the file must be readable on every node), explains
 them with :class:`~lumos.jobs.ShardWorker` (the same code as the local engine) and writes the shard's Parquet
 file itself, atomically, under its fixed name; the driver records each finished shard in the manifest as it
 arrives. File names, row order and values are therefore those of the local engine, whatever the number of
@@ -100,8 +101,8 @@ def start_ray(address: str | None, num_cpus: int | None = None) -> bool:
 
 
 def run_ray(spec: JobSpec, todo: list[int], out: Path, manifest: dict[str, Any], on_error: str, *,
-            marks: dict[int, tuple[int, int]] | None = None, address: str | None = None, num_workers: int = 1, num_gpus: float = 0.0, threads: int | None = None,
-            progress: bool | None = None) -> None:
+            marks: dict[int, tuple[int, int]] | None = None, address: str | None = None, num_workers: int = 1,
+            num_gpus: float = 0.0, threads: int | None = None, progress: bool | None = None) -> None:
     """Run the shards ``todo`` on a Ray actor pool of ``num_workers`` actors, recording each in the manifest."""
     num_workers = check_int(num_workers, "num_workers", owner="the ray engine", minimum=1)
     num_gpus = check_float(num_gpus, "num_gpus", owner="the ray engine", minimum=0.0)

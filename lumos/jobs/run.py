@@ -287,9 +287,11 @@ def explain_dataset(data: str | os.PathLike, *, methods: Sequence[str | tuple[st
     group_size = check_int(group_size, "group_size", owner="explain_dataset", minimum=1)
     shard_size = check_int(shard_size, "shard_size", owner="explain_dataset", minimum=1)
     if shard_size % group_size:
-        raise InvalidArgumentError(f"The 'shard_size' parameter of explain_dataset (--shard-size) must be a multiple of "
-                                   f"'group_size' ({group_size}), so that results do not depend on it. "
+        raise InvalidArgumentError(f"The 'shard_size' parameter of explain_dataset (--shard-size) must be a "
+                                   f"multiple of 'group_size' ({group_size}), so that results do not depend on it. "
                                    f"Got {shard_size}.")
+    if threads is not None:
+        threads = check_int(threads, "threads", owner="explain_dataset", minimum=1)
     source = DataSource(data, column)
     spec = JobSpec(data=str(source.path.resolve()), column=column, model=model, methods=_method_pairs(methods, seed),
                    seed=seed, shard_size=shard_size, group_size=group_size)
@@ -312,8 +314,6 @@ def explain_dataset(data: str | os.PathLike, *, methods: Sequence[str | tuple[st
     todo = [k for k in range(n_shards) if str(k) not in manifest["shards"]]
     import torch
 
-    if threads is not None:
-        threads = check_int(threads, "threads", owner="explain_dataset", minimum=1)
     if todo and engine == "local":
         before = torch.get_num_threads()
         torch.set_num_threads(threads or before)
