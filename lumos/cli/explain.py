@@ -5,10 +5,9 @@ from __future__ import annotations
 import inspect
 import click
 
-from ..errors import InvalidArgumentError, check_output_path
-from ._common import DEFAULT_IMAGE_MODEL, DEFAULT_MODEL, deprecated_alias, friendly_errors
-from ..errors import MAX_EVALS, MAX_STEPS
-from ._common import count
+from ..errors import MAX_EVALS, MAX_STEPS, InvalidArgumentError, check_output_path
+from ._common import DEFAULT_IMAGE_MODEL, DEFAULT_MODEL, count, deprecated_alias, friendly_errors, names
+from ._jobs import job_options, run_explain_job
 
 
 class MethodOption(click.Option):
@@ -48,6 +47,22 @@ def method_settings(cls: type, given: dict[str, int | None]) -> dict[str, int]:
     return settings
 
 
+def job_settings(methods: list[str], given: dict[str, int | None]) -> dict[str, dict[str, int]]:
+    """Per method, the options it takes (an option that none of ``methods`` takes is an error)."""
+    from ..attribution import get_method
+
+    out: dict[str, dict[str, int]] = {m: {} for m in methods}
+    for option, value in given.items():
+        if value is None:
+            continue
+        takers = [m for m in methods if _takes(get_method(m), SETTINGS[option])]
+        if not takers:
+            method_settings(get_method(methods[0]), {option: value})  # raises the usual error
+        for m in takers:
+            out[m][SETTINGS[option]] = value
+    return out
+
+
 @click.command()
 @click.argument("text", required=False)
 @click.option("--image", "image", default=None, metavar="PATH",
@@ -62,23 +77,37 @@ def method_settings(cls: type, given: dict[str, int | None]) -> dict[str, int]:
 @click.option("--n-evals", default=None, type=count(1, MAX_EVALS),
               help="Model evaluations per explanation, for sampling methods such as lime.")
 @click.option("--json", "as_json", is_flag=True, help="Print the Explanation as JSON.")
-@click.option("--out", "out", default=None, metavar="PNG",
-              help="With --image: where to write the saliency overlay. [default: IMAGE-METHOD.png beside the cwd]")
+@click.option("--out", "out", default=None, metavar="PNG|DIR",
+              help="With --image: where to write the saliency overlay [default: IMAGE-METHOD.png beside the cwd]; "
+                   "with --data: the directory of the Parquet shards.")
 @click.option("--row", "row", default=None, metavar="VALUES|N",
               help="Explain a table row with a table model (e.g. diabetes-mlp): comma-separated feature values in "
                    "the model's column order, or N, row N of the model's zoo dataset (its test split).")
+@job_options
 @deprecated_alias("--steps", "--n-steps", type=count(1, MAX_STEPS))
 @deprecated_alias("--evals", "--n-evals", type=count(1, MAX_EVALS))
 @friendly_errors
 def explain(text: str | None, image: str | None, model: str | None, method: str | None, target: str | None,
-            n_steps: int | None, n_evals: int | None, as_json: bool, out: str | None, row: str | None = None) -> None:
-    """Explain the model's decision on TEXT (or on an image with --image PATH, or a table row with --row)."""
+            n_steps: int | None, n_evals: int | None, as_json: bool, out: str | None, job: dict | None,
+            row: str | None = None) -> None:
+    """Explain the model's decision on TEXT (or on an image with --image PATH, a table row with --row, or every
+    row of a dataset file with --data FILE --out DIR)."""
     from ..attribution import get_method
     from ..models import ImageAdapter, as_adapter
 
-    if sum(v is not None for v in (text, image, row)) != 1:
-        raise InvalidArgumentError("Give either TEXT, --image PATH or --row VALUES (exactly one).")
     given = {"--n-steps": n_steps, "--n-evals": n_evals}
+    if job is not None:
+        if text is not None or image is not None or row is not None or target is not None or as_json:
+            raise InvalidArgumentError("'--data' explains every row of a file: give no TEXT, --image, --row, "
+                                       "--target or --json with it (read the shards with lumos.jobs.JobResult).")
+        if method is not None and job["methods"] is not None:
+            raise InvalidArgumentError("Give '--method' or '--methods', not both.")
+        chosen = [get_method(m).name for m in (names(job["methods"], "--methods") or
+                                               ["ig" if method is None else method])]
+        return run_explain_job(job, model=DEFAULT_MODEL if model is None else model, methods=chosen,
+                               settings=job_settings(chosen, given), out=out)
+    if sum(v is not None for v in (text, image, row)) != 1:
+        raise InvalidArgumentError("Give either TEXT, --image PATH or --row VALUES (exactly one), or --data FILE.")
     if row is not None:
         if out is not None:
             raise InvalidArgumentError("The '--out' option writes the overlay of an image: it needs --image PATH.")
