@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import collections
 import hashlib
-import inspect
 import io
 import threading
 from dataclasses import dataclass
@@ -136,12 +135,12 @@ def _method(adapter: ModelAdapter, name: str, reads: str, contrast: Any) -> Any:
     """An instance of the method ``name`` with its preset settings for what the model reads (and the contrast)."""
     cls = get_method(name)
     settings = dict(preset(_PRESET.get(reads, "text")).get(cls.name, {}))
-    if contrast is not None:
-        if "contrast" not in inspect.signature(cls.__init__).parameters:
-            raise InvalidArgumentError(f"The 'contrast' field needs a method that takes one (gradient methods such as "
-                                       f"integrated_gradients); {cls.name} does not.")
-        settings["contrast"] = contrast
-    return cls(adapter, **settings)
+    if contrast is None:
+        return cls(adapter, **settings)
+    try:
+        return cls(adapter, **settings, contrast=contrast)
+    except TypeError:
+        raise InvalidArgumentError(f"The 'contrast' field needs a method that takes one; {cls.name} does not.") from None
 
 
 def relative_delta(e: Explanation) -> float | None:
