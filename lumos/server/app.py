@@ -307,7 +307,6 @@ def create_app(models: Sequence[Any] | Mapping[str, Any] = ("tweets-sentiment",)
 
     # -- data ----------------------------------------------------------------------------------------------
     def _data(adapter: Any) -> Any:
-        from ..cli._common import model_data
         from ..zoo.data import load_labelled
 
         name = state.name_of(adapter)
@@ -315,7 +314,10 @@ def create_app(models: Sequence[Any] | Mapping[str, Any] = ("tweets-sentiment",)
             if adapter.task == "causal_lm" or service.input_kind(adapter) == "images":
                 raise InvalidArgumentError(f"The Data view shows texts and tables; {name!r} reads "
                                            f"{'prompts' if adapter.task == 'causal_lm' else 'images'}.")
-            source = model_data(adapter, data, "a zoo dataset or a CSV file with a 'label' column")
+            source = data or adapter.card.get("dataset")
+            if source is None:
+                raise InvalidArgumentError(f"The model {name!r} is outside the zoo: start the server with --data (a "
+                                           "zoo dataset or a CSV file with a 'label' column) for the Data view.")
             datasets[name] = load_labelled(source, adapter.class_names, split="test", argument="--data")
         return datasets[name]
 
@@ -394,9 +396,7 @@ def create_app(models: Sequence[Any] | Mapping[str, Any] = ("tweets-sentiment",)
             method = service.check_methods([body.method], limits)[0]
 
             def explain_rows(job: Any) -> dict[str, Any]:
-                from ..metrics import rank_agreement  # noqa: F401  (kept light: summary only)
-
-                m = service._method(adapter, method, service.input_kind(adapter), None)
+                m = service.make_method(adapter, method, service.input_kind(adapter), None)
                 top: dict[str, list[float]] = {}
                 for start in range(0, n, 8):
                     job.check()

@@ -131,7 +131,7 @@ def runnable_methods(adapter: ModelAdapter) -> list[str]:
     return [n for n in names if adapter.differentiable or not issubclass(get_method(n), GradientMethod)]
 
 
-def _method(adapter: ModelAdapter, name: str, reads: str, contrast: Any) -> Any:
+def make_method(adapter: ModelAdapter, name: str, reads: str, contrast: Any) -> Any:
     """An instance of the method ``name`` with its preset settings for what the model reads (and the contrast)."""
     cls = get_method(name)
     settings = dict(preset(_PRESET.get(reads, "text")).get(cls.name, {}))
@@ -232,7 +232,7 @@ def explain_input(models: Models, adapter: ModelAdapter, example: Any, reads: st
 
     if isinstance(target, str) and target.lstrip("-").isdigit():
         target = int(target)
-    instances = [_method(adapter, name, reads, contrast) for name in methods]
+    instances = [make_method(adapter, name, reads, contrast) for name in methods]
     p = adapter.predict_proba([example])[0]
     out: dict[str, Any] = {"model": models.name_of(adapter), "reads": reads,
                            "prediction": _probabilities(adapter, p, 3 if reads == "images" else None),
@@ -304,7 +304,7 @@ def compare_models(models: Models, a: ModelAdapter, b: ModelAdapter, example: An
     sides = []
     raw = []
     for adapter in (a, b):
-        m = _method(adapter, method, reads, None)
+        m = make_method(adapter, method, reads, None)
         e = m.attribute(example, target=target)
         raw.append(e)
         p = adapter.predict_proba([example])[0]

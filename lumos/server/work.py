@@ -17,7 +17,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..errors import LumosError
+from ..errors import InvalidArgumentError, LumosError
 
 __all__ = ["WorkQueue", "QueueFull", "Job", "Jobs", "Cancelled"]
 
@@ -39,7 +39,7 @@ class WorkQueue:
 
     def __init__(self, max_pending: int = 64) -> None:
         if not isinstance(max_pending, int) or max_pending < 1:
-            raise ValueError(f"The 'max_pending' parameter of WorkQueue must be an int >= 1. Got {max_pending!r}.")
+            raise InvalidArgumentError(f"The 'max_pending' parameter of WorkQueue must be an int >= 1. Got {max_pending!r}.")
         self.max_pending = max_pending
         self._queue: queue.Queue[tuple[Callable[[], Any], Future] | None] = queue.Queue(maxsize=max_pending)
         self._thread = threading.Thread(target=self._work, name="lumos-work", daemon=True)

@@ -232,3 +232,25 @@ def test_page_has_a_strict_csp_and_no_cdn(client):
         assert "innerHTML" not in asset.text
     assert client.get("/static/../app.py").status_code == 404
     assert client.get("/docs").status_code == 404
+
+
+def test_full_work_queue_answers_503(client, app):
+    """When the work queue holds its maximum of waiting calls, an explain request gets 503 at once."""
+    import threading
+
+    work = app.state.work
+    gate = threading.Event()
+    held = [work.submit(gate.wait)]
+    try:
+        time.sleep(0.05)
+        while True:
+            try:
+                held.append(work.submit(lambda: None))
+            except Exception:
+                break
+        r = client.post("/api/explain", json={"text": TEXT, "methods": ["occlusion"]})
+        assert r.status_code == 503 and "work queue is full" in r.json()["error"]
+    finally:
+        gate.set()
+    assert all(f.result(timeout=10) in (None, True) for f in held)
+    assert client.post("/api/explain", json={"text": TEXT, "methods": ["occlusion"]}).status_code == 200
