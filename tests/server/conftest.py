@@ -3,6 +3,8 @@ same app served for real by uvicorn on a free port of 127.0.0.1 (for the browser
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 import socket
 import threading
 import time
@@ -11,6 +13,7 @@ import pytest
 
 TOKEN = "test-token-0123456789"
 MODELS = ["tweets-sentiment", "tweets-sentiment@int8", "digits-cnn"]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="session")
@@ -34,9 +37,9 @@ def client(app):
         yield c
 
 
-@pytest.fixture(scope="session")
-def live_server(app):
-    """The app served by uvicorn on 127.0.0.1 at a free port: its base URL."""
+@contextlib.contextmanager
+def serving(app):
+    """``app`` served by uvicorn on 127.0.0.1 at a free port, in a thread: its base URL."""
     import uvicorn
 
     with socket.socket() as s:
@@ -50,6 +53,32 @@ def live_server(app):
         if time.time() > deadline:
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_server(app):
+    """The session's app served for real on 127.0.0.1."""
+    with serving(app) as url:
+        yield url
+
+
+def launch_chromium(playwright):
+    """Debian's chromium, headless, without the sandbox (never a downloaded browser)."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox"])
+
+
+@pytest.fixture(scope="session")
+def shots(tmp_path_factory):
+    """Where screenshots go: ``$LUMOS_SCREENSHOTS`` or a temporary directory (test artifacts)."""
+    import os
+    from pathlib import Path
+
+    where = os.environ.get("LUMOS_SCREENSHOTS")
+    path = Path(where) if where else tmp_path_factory.mktemp("screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
