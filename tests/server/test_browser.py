@@ -146,5 +146,7 @@ def test_compare_and_feedback_views(page, shots):
     page.click("#tabs button[data-view=feedback]")
     page.wait_for_selector("#fb-table tbody tr", timeout=10000)
     assert "records in" in page.text_content("#fb-stats")
+    marked = page.query_selector_all("#fb-table tbody tr td:nth-child(4)")
+    assert "late" in [m.text_content() for m in marked]  # the word marked irrelevant above
     page.screenshot(path=str(shots / "feedback.png"), full_page=True)
     assert page.console_errors == []

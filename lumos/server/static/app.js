@@ -313,9 +313,8 @@ async function loadFeedback() {
     for (const f of r.records) {
       const feats = f.features && Array.isArray(f.features) ? f.features : [];
       const named = (ids) => (ids || []).map((i) => feats[i] ?? i).join(", ");
-      const marks = f.marks || {};
-      const irr = Object.keys(marks).filter((k) => marks[k] === "irrelevant").map(Number);
-      const rel = Object.keys(marks).filter((k) => marks[k] === "relevant").map(Number);
+      const irr = f.irrelevant || [];
+      const rel = f.relevant || [];
       tbody.append(el("tr", { attrs: { "data-id": f.id } }, el("td", { text: f.id }),
         el("td", { text: f.text ?? f.image_path ?? (f.row || []).join(", ") }), el("td", { text: f.method ?? "" }),
         el("td", { text: named(irr) }), el("td", { text: named(rel) }), el("td", { text: f.label ?? "" }),
