@@ -467,9 +467,14 @@ def create_app(models: Sequence[Any] | Mapping[str, Any] = ("tweets-sentiment",)
         from ..feedback.retrain import annotated_from_store
         from ..feedback.retrain import retrain as run_retrain
 
+        from ..zoo.data import load_labelled
+
         adapter = state.get(body.model)
         s = _store()
-        labelled = _data(adapter)
+        _data(adapter)  # the same checks as the Data view (texts or tables, a dataset known)
+        # Retrain on the training split (the Data view shows the test split); a CSV file has no splits.
+        labelled = load_labelled(data or adapter.card.get("dataset"), adapter.class_names, split="train",
+                                 argument="--data")
         if not 1 <= body.epochs <= 20:
             raise InvalidArgumentError(f"The 'epochs' field must be 1..20. Got {body.epochs}.")
         n = min(max(1, body.n), len(labelled.labels))
@@ -484,7 +489,7 @@ def create_app(models: Sequence[Any] | Mapping[str, Any] = ("tweets-sentiment",)
             # The retrained copy is served beside its parent (for Explain and Compare).
             new_name = f"{state.name_of(adapter)}+retrained-{job.id}"
             state.adapters[new_name] = result.adapter
-            return service.json_ready({"model": new_name, "card": result.card})
+            return service.json_ready({"model": new_name, "card": result.card()})
         return jobs.start("retrain", 1, work_retrain).to_dict()
 
     app.include_router(api)

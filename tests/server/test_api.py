@@ -254,3 +254,25 @@ def test_full_work_queue_answers_503(client, app):
         gate.set()
     assert all(f.result(timeout=10) in (None, True) for f in held)
     assert client.post("/api/explain", json={"text": TEXT, "methods": ["occlusion"]}).status_code == 200
+
+
+def test_retrain_on_feedback_runs_as_a_job_and_serves_the_new_version(client, explained):
+    """Feedback in the store, a retraining job (head only) finishes and its model is served beside the parent."""
+    ig = explained["methods"][0]
+    client.post("/api/feedback", json={"explanation": ig["id"], "irrelevant": [0, 2], "label": "negative"})
+    job = client.post("/api/retrain", json={"epochs": 1, "n": 64}).json()
+    for _ in range(600):
+        j = client.get(f"/api/jobs/{job['id']}").json()
+        if j["state"] != "running":
+            break
+        time.sleep(0.2)
+    assert j["state"] == "done", j
+    card = j["result"]["card"]
+    models = {m["name"]: m for m in client.get("/api/models").json()["models"]}
+    assert card["parent_model_id"] == models["tweets-sentiment"]["model_id"]
+    assert card["model_id"] != card["parent_model_id"] and card["feedback_ids"]
+    names = list(models)
+    assert j["result"]["model"] in names
+    r = client.post("/api/explain", json={"model": j["result"]["model"], "text": TEXT, "methods": ["occlusion"]})
+    assert r.status_code == 200
+    assert client.post("/api/retrain", json={"epochs": 0}).status_code == 400
