@@ -12,7 +12,7 @@ import time
 import pytest
 
 TOKEN = "test-token-0123456789"
-MODELS = ["tweets-sentiment", "tweets-sentiment@int8", "digits-cnn"]
+MODELS = ["tweets-sentiment", "tweets-sentiment@int8", "digits-cnn", "breast-cancer-mlp"]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 

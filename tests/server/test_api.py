@@ -32,7 +32,8 @@ def explained(client):
 def test_models_lists_what_each_reads(client):
     """GET /api/models names each loaded model with what it reads, its classes and its runnable methods."""
     models = {m["name"]: m for m in client.get("/api/models").json()["models"]}
-    assert set(models) == {"tweets-sentiment", "tweets-sentiment@int8", "digits-cnn"}
+    assert set(models) == {"tweets-sentiment", "tweets-sentiment@int8", "digits-cnn", "breast-cancer-mlp"}
+    assert models["breast-cancer-mlp"]["reads"] == "tables" and len(models["breast-cancer-mlp"]["features"]) == 30
     assert models["tweets-sentiment"]["reads"] == "texts"
     assert models["digits-cnn"]["reads"] == "images"
     assert models["tweets-sentiment"]["classes"] == ["negative", "neutral", "positive"]
@@ -276,3 +277,27 @@ def test_retrain_on_feedback_runs_as_a_job_and_serves_the_new_version(client, ex
     r = client.post("/api/explain", json={"model": j["result"]["model"], "text": TEXT, "methods": ["occlusion"]})
     assert r.status_code == 200
     assert client.post("/api/retrain", json={"epochs": 0}).status_code == 400
+
+
+def test_table_row_is_explained_per_column(client, app):
+    """A table row (column -> number) is explained per column; IG's columns sum to f(x) - f(baseline) + delta;
+    a missing column or a non-number is a 400 naming it."""
+    page = client.get("/api/data", params={"model": "breast-cancer-mlp", "offset": 0, "limit": 1}).json()
+    row = {k: v for k, v in page["rows"][0]["input"].items() if k != "label"}
+    adapter = app.state.models.get("breast-cancer-mlp")
+    row = {k: row[k] for k in adapter.feature_names}
+    r = client.post("/api/explain", json={"model": "breast-cancer-mlp", "row": row, "methods": ["ig", "occlusion"]})
+    assert r.status_code == 200, r.text
+    ig = r.json()["methods"][0]
+    assert ig["pieces"]["labels"] == list(adapter.feature_names)
+    gap = ig["output_value"] - ig["base_value"]
+    assert abs(sum(ig["pieces"]["values"]) - gap - ig["delta"]) < 1e-4 * max(1.0, abs(gap))
+    missing = dict(row)
+    missing.pop("mean radius")
+    r = client.post("/api/explain", json={"model": "breast-cancer-mlp", "row": missing, "methods": ["occlusion"]})
+    assert r.status_code == 400 and "mean radius" in r.json()["error"]
+    r = client.post("/api/explain", json={"model": "breast-cancer-mlp", "row": {**row, "mean radius": "big"},
+                                          "methods": ["occlusion"]})
+    assert r.status_code == 400 and "numbers" in r.json()["error"]
+    r = client.post("/api/explain", json={"model": "breast-cancer-mlp", "text": "hello", "methods": ["occlusion"]})
+    assert r.status_code == 400 and "reads tables" in r.json()["error"]
