@@ -340,12 +340,11 @@ def create_app(models: Sequence[Any] | Mapping[str, Any] = ("tweets-sentiment",)
                 raise InvalidArgumentError("The 'slice' parameter needs the slices of a finished 'evaluate' job.")
             if not 0 <= slice < len(found):
                 raise InvalidArgumentError(f"The 'slice' parameter must be 0..{len(found) - 1}. Got {slice}.")
-            rows = rows[found[slice]]
+            rows = found[slice]
         cache = predictions.setdefault(name, {})
-        if errors:
-            if len(cache) < len(labelled.labels):
-                raise InvalidArgumentError("The 'errors' filter needs the predictions of a finished 'evaluate' job.")
-            rows = np.array([i for i in rows if int(np.argmax(cache[int(i)])) != int(labelled.labels[i])], dtype=int)
+        if errors:  # among the rows predicted so far (an 'evaluate' job predicts them all)
+            rows = np.array([i for i in rows if int(i) in cache
+                             and int(np.argmax(cache[int(i)])) != int(labelled.labels[i])], dtype=int)
         chosen = [int(i) for i in rows[offset:offset + limit]]
         todo = [i for i in chosen if i not in cache]
         if todo:
@@ -387,10 +386,10 @@ def create_app(models: Sequence[Any] | Mapping[str, Any] = ("tweets-sentiment",)
                 else:
                     descriptors = describe_texts(list(labelled.inputs[:n]), probs, adapter.class_names)
                 found = find_slices(descriptors, errors) if errors.any() else []
-                if n == len(labelled.labels):
-                    slices[name] = [s.rows for s in found]
+                # The Data view's slice filter: each slice's rows (indices among the first n rows).
+                slices[name] = [np.flatnonzero(s.rows) for s in found]
                 return {"n": n, "accuracy": float(1 - errors.mean()), "n_errors": int(errors.sum()),
-                        "slices": [s.to_dict() for s in found], "slices_filter": n == len(labelled.labels)}
+                        "slices": [s.to_dict() for s in found]}
             return jobs.start("evaluate", n, evaluate).to_dict()
         if body.kind == "explain":
             method = service.check_methods([body.method], limits)[0]

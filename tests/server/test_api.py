@@ -161,16 +161,24 @@ def test_explain_a_dataset_row_by_index(client):
 
 def test_jobs_run_in_the_background_and_can_be_cancelled(client):
     """An evaluate job reports progress and its accuracy; an explain job can be cancelled before it ends."""
-    job = client.post("/api/jobs", json={"kind": "evaluate", "n": 64}).json()
-    assert job["state"] == "running" and job["total"] == 64
-    for _ in range(200):
+    job = client.post("/api/jobs", json={"kind": "evaluate", "n": 200}).json()
+    assert job["state"] == "running" and job["total"] == 200
+    for _ in range(600):
         j = client.get(f"/api/jobs/{job['id']}").json()
         if j["state"] != "running":
             break
         time.sleep(0.1)
-    assert j["state"] == "done" and j["done"] == 64
-    page = client.get("/api/data", params={"offset": 0, "limit": 64}).json()
-    assert j["result"]["n_errors"] == sum(row["error"] for row in page["rows"])
+    assert j["state"] == "done" and j["done"] == 200
+    rows = [r for off in (0, 100) for r in client.get("/api/data", params={"offset": off, "limit": 100}).json()["rows"]]
+    assert j["result"]["n_errors"] == sum(row["error"] for row in rows)
+    assert j["result"]["accuracy"] == pytest.approx(1 - j["result"]["n_errors"] / 200)
+    # The slice filter pages the rows of a slice the job found: its size, its errors.
+    found = j["result"]["slices"][0]
+    sliced = client.get("/api/data", params={"slice": 0, "limit": 100}).json()
+    assert sliced["total"] == found["size"] and sum(r["error"] for r in sliced["rows"]) == found["errors"]
+    errors = client.get("/api/data", params={"errors": True, "limit": 100}).json()
+    assert errors["total"] == j["result"]["n_errors"] and all(r["error"] for r in errors["rows"])
+    assert client.get("/api/data", params={"slice": 99}).status_code == 400
     long = client.post("/api/jobs", json={"kind": "explain", "method": "occlusion", "n": 400}).json()
     client.delete(f"/api/jobs/{long['id']}")
     for _ in range(200):
