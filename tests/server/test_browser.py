@@ -150,3 +150,27 @@ def test_compare_and_feedback_views(page, shots):
     assert "late" in [m.text_content() for m in marked]  # the word marked irrelevant above
     page.screenshot(path=str(shots / "feedback.png"), full_page=True)
     assert page.console_errors == []
+
+
+def test_table_row_form_explains_columns(page, client, shots):
+    """For a table model the Explain view shows one number field per column; explaining gives one bar per column
+    with the API's values."""
+    page.click("#tabs button[data-view=explain]")
+    page.select_option("#model", "breast-cancer-mlp")
+    fields = page.query_selector_all("#input-row input")
+    names = [f.get_attribute("name") for f in fields]
+    assert len(names) == 30 and page.is_hidden("#explain-text")
+    row = {name: float(i % 7) + 0.5 for i, name in enumerate(names)}
+    for f in fields:
+        f.fill(str(row[f.get_attribute("name")]))
+    for box in page.query_selector_all("#explain-methods input"):
+        box.set_checked(box.get_attribute("value") == "occlusion")
+    page.click("#explain-go")
+    page.wait_for_selector(".method-card[data-method='occlusion'] .tok", timeout=20000)
+    api = client.post("/api/explain", json={"model": "breast-cancer-mlp", "row": row, "methods": ["occlusion"]}).json()
+    spans = page.query_selector_all(".method-card .tok")
+    assert [s.text_content() for s in spans] == api["methods"][0]["pieces"]["labels"]
+    np.testing.assert_allclose([float(s.get_attribute("data-value")) for s in spans],
+                               api["methods"][0]["pieces"]["values"], rtol=1e-5, atol=1e-6)
+    page.screenshot(path=str(shots / "explain-table.png"), full_page=True)
+    page.select_option("#model", "tweets-sentiment")
