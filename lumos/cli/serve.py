@@ -43,8 +43,8 @@ def serve(models: tuple[str, ...], data: str | None, host: str, port: int, store
     token = token or secrets.token_urlsafe(24)
     prefix = "/" + base_url.strip("/") if base_url.strip("/") else ""
     app = create_app(list(models) or [DEFAULT_MODEL], token=token, data=data, store=store_path,
-                     allow_remote=allow_remote, base_url=prefix)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+                     allow_remote=allow_remote)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, root_path=prefix)
     server = uvicorn.Server(config)
 
     def announce() -> None:

@@ -137,8 +137,7 @@ class RetrainRequest(BaseModel):
 
 def create_app(models: Sequence[Any] | Mapping[str, Any] = ("tweets-sentiment",), *, token: str | None = None,
                data: str | None = None, store: str | Path | None = None, allow_remote: bool = False,
-               hosts: Sequence[str] = (), limits: Limits | None = None, max_pending: int = 64,
-               base_url: str = "") -> FastAPI:
+               hosts: Sequence[str] = (), limits: Limits | None = None, max_pending: int = 64) -> FastAPI:
     """The web UI's application.
 
     Parameters
@@ -157,8 +156,9 @@ def create_app(models: Sequence[Any] | Mapping[str, Any] = ("tweets-sentiment",)
         Request size limits.
     max_pending : int, default 64
         Model calls that may wait on the work queue before requests get 503.
-    base_url : str
-        The path prefix a proxy serves the app under (the page uses relative URLs; this sets the OpenAPI root).
+
+    The page uses relative URLs only, so it works under any path prefix; a server behind a proxy that serves it
+    under one gets the prefix as its ASGI root path (``uvicorn --root-path``; ``lumos serve --base-url``).
     """
     limits = limits or Limits()
     token = token or secrets.token_urlsafe(24)
@@ -173,7 +173,7 @@ def create_app(models: Sequence[Any] | Mapping[str, Any] = ("tweets-sentiment",)
     stores: dict[str, Any] = {}
 
     app = FastAPI(title="lumos", description="Explain, diagnose and compare models from a local web page.",
-                  docs_url=None, redoc_url=None, openapi_url="/api/openapi.json", root_path=base_url.rstrip("/"))
+                  docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
     app.state.token = token
     app.state.models = state
     app.state.work = work
@@ -243,8 +243,10 @@ def create_app(models: Sequence[Any] | Mapping[str, Any] = ("tweets-sentiment",)
     @api.get("/models")
     def list_models() -> dict[str, Any]:
         """The loaded models: name, what each reads, classes, columns, runnable methods, dataset."""
-        return {"models": state.describe(), "limits": limits.__dict__, "store": str(_store().path) if stores or
-                store is not None else None}
+        from ..feedback import default_store_path
+
+        return {"models": state.describe(), "limits": limits.__dict__,
+                "store": str(store if store is not None else default_store_path())}
 
     @api.get("/methods")
     def list_methods() -> dict[str, Any]:

@@ -309,3 +309,13 @@ def test_table_row_is_explained_per_column(client, app):
     assert r.status_code == 400 and "numbers" in r.json()["error"]
     r = client.post("/api/explain", json={"model": "breast-cancer-mlp", "text": "hello", "methods": ["occlusion"]})
     assert r.status_code == 400 and "reads tables" in r.json()["error"]
+
+
+def test_page_and_api_work_under_a_proxy_prefix(app):
+    """Served under a path prefix (--base-url, the ASGI root path), the page, its assets and the API answer there."""
+    from fastapi.testclient import TestClient
+
+    prefixed = TestClient(app, base_url="http://127.0.0.1:8765", root_path="/lumos", headers={"X-Lumos-Token": TOKEN})
+    assert prefixed.get("/lumos/").status_code == 200
+    assert prefixed.get("/lumos/static/app.js").status_code == 200
+    assert prefixed.get("/lumos/api/models").status_code == 200
