@@ -14,7 +14,6 @@ import argparse
 import concurrent.futures as cf
 import datetime as dt
 import os
-import re
 import shutil
 import socket
 import statistics

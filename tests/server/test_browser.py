@@ -4,7 +4,6 @@ are written as test artifacts (``$LUMOS_SCREENSHOTS`` or the test's temporary di
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
