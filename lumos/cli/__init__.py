@@ -23,6 +23,8 @@
     lumos feedback list|stats [--model M] [--store PATH] [--json];  lumos feedback export OUT | import FILE
     lumos retrain --model M [--store PATH] [--method rrr|counterexamples|both] [--lambda auto|L]
                   [--train all|head|N] [--data DATA] [--n 2000] [--epochs 5] [--out lumos-retrained] [--json]
+    lumos serve [--model NAME|PATH|NAME@SPEC ...] [--data DATA] [--host 127.0.0.1] [--port 8765] [--store PATH]
+                [--allow-remote] [--base-url PREFIX]
     lumos zoo list | lumos zoo build NAME
     lumos methods
 
@@ -50,6 +52,7 @@ from .lens import lens
 from .methods import methods
 from .report import report
 from .retrain import retrain
+from .serve import serve
 from .trace import trace
 from .zoo import zoo
 
@@ -64,7 +67,7 @@ def main() -> None:
 
 
 for _command in (explain, generate, lens, trace, report, evaluate, methods, zoo, diagnose, global_, attention,
-                 layers, embed, compress, feedback, retrain):
+                 layers, embed, compress, feedback, retrain, serve):
     main.add_command(_command)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -18,7 +18,7 @@ from ..models import ModelAdapter
 from .common import MethodSummary, ReportData, SectionData, card_rows, explain_all
 from .plots import heat_color
 
-__all__ = ["generation_report", "GenerationExample", "DecoderData", "REPORT_METHODS"]
+__all__ = ["generation_report", "GenerationExample", "DecoderData", "REPORT_METHODS", "lens_data", "sequence_view"]
 
 #: Methods of the report by default: one gradient method over every token, one perturbation method over the
 #: prompt's words, and attention x gradient.
@@ -149,16 +149,23 @@ def generation_report(adapter: ModelAdapter, *, data: str | None = None, n: int 
         quality=quality, inside=inside)
 
 
+def lens_data(adapter: ModelAdapter, prompt: str, k: int = 3) -> dict[str, Any]:
+    """The logit lens of ``prompt`` as the page shows it: tokens, layer names, the ``k`` top tokens of each layer at
+    each position, and the final top token's probability and rank at each layer and position."""
+    from ..generation import logit_lens
+
+    lens = logit_lens(adapter, prompt, k=k)
+    return {"tokens": [_show(t) for t in lens.tokens], "layers": list(lens.layer_names),
+            "top_tokens": [[[_show(str(t)) for t in cell] for cell in row] for row in lens.top_tokens],
+            "target_prob": np.asarray(lens.target_prob).tolist(), "target_rank": np.asarray(lens.target_rank).tolist()}
+
+
 def _decoder(adapter: ModelAdapter, generation: Any, results: dict[str, Any], progress: bool | None) -> DecoderData:
     """Logit lens of the first prompt and a causal trace that corrupts its most attributed word."""
-    from ..generation import causal_trace, logit_lens
+    from ..generation import causal_trace
 
     section = DecoderData(prompt=generation.prompt)
-    lens = logit_lens(adapter, generation.prompt, k=3)
-    section.lens = {"tokens": [_show(t) for t in lens.tokens], "layers": list(lens.layer_names),
-                    "top_tokens": [[[_show(str(t)) for t in cell] for cell in row] for row in lens.top_tokens],
-                    "target_prob": np.asarray(lens.target_prob).tolist(),
-                    "target_rank": np.asarray(lens.target_rank).tolist()}
+    section.lens = lens_data(adapter, generation.prompt)
     words = [e for name, e in ((n, r[0]) for n, r in results.items()) if e.target_positions is None]
     subject = None
     if words:  # the prompt word whose removal moves the first generated token most
