@@ -8,7 +8,8 @@ import json
 import click
 
 from ..errors import InvalidArgumentError
-from ._common import DEFAULT_MODEL, MODEL_HELP, deprecated_alias, friendly_errors, model_data, names, text_model
+from ._common import (DEFAULT_MODEL, MODEL_HELP, OUT_DEFAULT_HELP, deprecated_alias, friendly_errors, model_data, names,
+                      output_dir, text_model)
 
 _SPECS_HELP = ("Comma-separated compressions: prune:S (global magnitude pruning to sparsity S), heads:K (K heads "
                "removed per layer), neurons:F (fraction F of feed-forward neurons removed), int8, distill:L (an "
@@ -42,16 +43,16 @@ _SPECS_HELP = ("Comma-separated compressions: prune:S (global magnitude pruning 
 @click.option("--hidden-weight", default=None, type=float,
               help="Weight of distill's hidden-state term (0 turns it off). [default: 1.0]")
 @click.option("--epochs", default=3, show_default=True, type=int, help="Training epochs of distill.")
-@click.option("--out", default="lumos-compressed", show_default=True,
+@click.option("--out", default=None,
               help="Directory that receives one model directory per spec (safetensors + config; TensorBoard logs of "
-                   "distill under tensorboard/).")
+                   "distill under tensorboard/). " + OUT_DEFAULT_HELP.format(kind="compressed"))
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
 @deprecated_alias("--method", "--specs", multiple=True)
 @deprecated_alias("--explain", "--n-explain", type=int)
 @friendly_errors
 def compress(model: str, specs: tuple[str, ...], data: str | None, split: str, n_examples: int, n_explain: int,
              methods: str | None, importance: str | None, train_data: str | None, train_n: int | None,
-             labels_n: int | None, hidden_weight: float | None, epochs: int, out: str, as_json: bool) -> None:
+             labels_n: int | None, hidden_weight: float | None, epochs: int, out: str | None, as_json: bool) -> None:
     """Compress the model, save each compressed copy, and compare them with the original: accuracy, agreement,
     size, latency, and the drift of each attribution method's explanations."""
     from .. import compression
@@ -75,6 +76,7 @@ def compress(model: str, specs: tuple[str, ...], data: str | None, split: str, n
                                     argument="--train" if train_data else "--data")
         keep = len(train.texts) if train_n is None else check_int(train_n, "--train-n", minimum=1)
         texts, labels = list(train.texts[:keep]), train.labels[:keep]
+    out = str(output_dir(out, "compressed", model))
     validation = ((held_out.texts[:n_examples], held_out.labels[:n_examples]) if split == "validation" else None)
     compressed = compression.compress_each(adapter, chosen, texts=texts, labels=labels, labels_n=labels_n,
                                            importance=importance, hidden_weight=hidden_weight, epochs=epochs,
@@ -83,6 +85,7 @@ def compress(model: str, specs: tuple[str, ...], data: str | None, split: str, n
     comparison = compression.compare(adapter, compressed, list(held_out.texts[:n_examples]),
                                      held_out.labels[:n_examples], methods=names(methods), n_explain=n_explain,
                                      progress=None)
+    click.echo(f"compressed models written to {out}", err=True)
     if as_json:
         click.echo(json.dumps({"data": held_out.name, **comparison.to_dict()}, indent=2, default=float))
         return

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ._common import DEFAULT_MODEL, MODEL_HELP, deprecated_alias, friendly_errors, names
+from ._common import DEFAULT_MODEL, MODEL_HELP, OUT_DEFAULT_HELP, deprecated_alias, friendly_errors, names, output_dir
 
 
 @click.command()
@@ -12,7 +12,8 @@ from ._common import DEFAULT_MODEL, MODEL_HELP, deprecated_alias, friendly_error
 @click.option("--data", default=None, help="Zoo dataset name or CSV file with 'text' and 'label' columns. "
               "Default: the zoo model's own held-out split.")
 @click.option("--n", default=50, show_default=True, type=int, help="Held-out examples to explain.")
-@click.option("--out", default="lumos-report", show_default=True, help="Output directory.")
+@click.option("--out", default=None, help="Output directory (index.html is written there). "
+              + OUT_DEFAULT_HELP.format(kind="reports"))
 @click.option("--methods", default=None, help="Comma-separated method names. Default: the gradient methods and the "
               "perturbation methods (occlusion, lime, ...) that are registered.")
 @click.option("--quality-n", default=0, show_default=True, type=int,
@@ -23,11 +24,11 @@ from ._common import DEFAULT_MODEL, MODEL_HELP, deprecated_alias, friendly_error
                    "(forms as in `lumos compress --specs`); default: none.")
 @deprecated_alias("--quality", "--quality-n", type=int)
 @friendly_errors
-def report(model: str, data: str | None, n: int, out: str, methods: str | None, quality_n: int,
+def report(model: str, data: str | None, n: int, out: str | None, methods: str | None, quality_n: int,
            compress: str | None) -> None:
     """Write the offline HTML report (OUT/index.html)."""
     from ..report import build_report
 
-    path = build_report(model, data=data, n=n, out=out, methods=names(methods), progress=True, quality_n=quality_n,
+    path = build_report(model, data=data, n=n, out=output_dir(out, "reports", model), methods=names(methods), progress=True, quality_n=quality_n,
                         compress=names(compress) or [])
     click.echo(f"Report written to {path}")
