@@ -22,13 +22,16 @@ from ._common import DEFAULT_MODEL, MODEL_HELP, OUT_DEFAULT_HELP, deprecated_ali
 @click.option("--compress", default=None, metavar="SPECS",
               help="Comma-separated compressions for the 'Compression' section, e.g. prune:0.5,heads:4,int8 "
                    "(forms as in `lumos compress --specs`); default: none.")
+@click.option("--no-cache", is_flag=True, help="Compute everything anew instead of reusing the held-out predictions "
+              "and explanations an earlier report computed for the same model, texts, settings and code (kept, "
+              "verified by checksum, in the lumos cache directory; LUMOS_CACHE_DIR overrides it).")
 @deprecated_alias("--quality", "--quality-n", type=int)
 @friendly_errors
 def report(model: str, data: str | None, n: int, out: str | None, methods: str | None, quality_n: int,
-           compress: str | None) -> None:
+           compress: str | None, no_cache: bool) -> None:
     """Write the offline HTML report (OUT/index.html)."""
     from ..report import build_report
 
-    path = build_report(model, data=data, n=n, out=output_dir(out, "reports", model), methods=names(methods), progress=True, quality_n=quality_n,
-                        compress=names(compress) or [])
+    path = build_report(model, data=data, n=n, out=output_dir(out, "reports", model), methods=names(methods),
+                        progress=True, quality_n=quality_n, compress=names(compress) or [], cache=not no_cache)
     click.echo(f"Report written to {path}")

@@ -238,7 +238,7 @@ def features_key(data: TextDataset) -> dict:
 def backbone_features(data: TextDataset, cache: Path, *, progress: bool = True) -> dict[str, torch.Tensor]:
     """Mean-pooled MiniLM embeddings of every split (``{"train": (N, D), ...}``), computed once through the
     backbone and cached under ``cache / "features"`` (verified by checksum, rebuilt when corrupt)."""
-    from ..training import cached_features
+    from ..engine import cached_tensors
 
     splits = ("train", "validation", "test")
 
@@ -256,7 +256,8 @@ def backbone_features(data: TextDataset, cache: Path, *, progress: bool = True) 
         print(f"lumos: embedding {n:,} tweets through MiniLM once, to train the head on (about 2-3 min on 2 "
               "idle CPU cores; progress below)...", file=sys.stderr, flush=True)
 
-    features, _ = cached_features(cache / "features", features_key(data), compute, on_compute=announce)
+    features, _ = cached_tensors(cache / "features", features_key(data), compute, on_compute=announce,
+                                 prefix="features-")
     return features
 
 
