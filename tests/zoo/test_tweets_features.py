@@ -27,3 +27,22 @@ def test_feature_key_names_weights_corpus_and_split():
     assert key["weights"].startswith("sha256:") and key["corpus_sha256"] == tweets.corpus_sha256()
     assert key["sizes"] == {"train": len(data.train), "validation": len(data.validation), "test": len(data.test)}
     assert key["split_seed"] == tweets.SPLIT_SEED and key["features"] == tweets.FEATURES_RECIPE
+
+
+def test_backbone_features_say_what_they_do_and_are_computed_once(tmp_path, capsys):
+    """The first call tells the user it is embedding the tweets (and roughly how long that takes) and stores the
+    features; the second reads them silently; the features are the mean-pooled embeddings of each split."""
+    import numpy as np
+
+    full = tweets.load_airline_tweets()
+    split = lambda s, n: tweets.TextSplit(tuple(full.split(s).texts[:n]), np.array(full.split(s).labels[:n]))
+    small = tweets.TextDataset(name="airline-tweets", class_names=tweets.CLASS_NAMES, train=split("train", 3),
+                               validation=split("validation", 2), test=split("test", 2), source="", description="")
+    first = tweets.backbone_features(small, tmp_path, progress=False)
+    said = capsys.readouterr().err
+    assert "embedding 7 tweets through MiniLM once" in said and "min" in said
+    second = tweets.backbone_features(small, tmp_path, progress=False)
+    assert capsys.readouterr().err == ""
+    assert {k: v.shape for k, v in first.items()} == {"train": (3, 384), "validation": (2, 384), "test": (2, 384)}
+    for name in first:
+        assert torch.equal(first[name], second[name])
