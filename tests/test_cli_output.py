@@ -88,3 +88,28 @@ def test_a_failed_report_leaves_no_page(tmp_path):
     with pytest.raises(Exception):
         write_report(Broken(), tmp_path / "out")
     assert not (tmp_path / "out" / "index.html").exists()
+
+
+def test_feedback_list_in_every_format(tmp_path):
+    """`lumos feedback list --format csv|json|table` lists the stored records; the compact lines stay the default."""
+    import numpy as np
+    from PIL import Image
+
+    digit = lumos.zoo.dataset("digits").test.images[0]
+    png = tmp_path / "digit.png"
+    Image.fromarray((digit * 255).round().astype(np.uint8)).save(png)
+    store = str(tmp_path / "fb.sqlite")
+    runner = CliRunner()
+    added = runner.invoke(main, ["feedback", "add", "--image", str(png), "--model", "digits-cnn", "--irrelevant", "63",
+                                 "--rating", "4", "--author", "ann", "--store", store])
+    assert added.exit_code == 0, added.output
+    rows = list(csv.DictReader(io.StringIO(runner.invoke(main, ["feedback", "list", "--store", store, "--format",
+                                                                "csv"]).stdout)))
+    assert len(rows) == 1 and rows[0]["author"] == "ann" and rows[0]["model"] == "digits-cnn"
+    assert rows[0]["rating"] == "4" and rows[0]["kind"] == "image"
+    records = json.loads(runner.invoke(main, ["feedback", "list", "--store", store, "--format", "json"]).stdout)
+    assert records[0]["irrelevant"] == [63] and records[0]["author"] == "ann"
+    table = runner.invoke(main, ["feedback", "list", "--store", store, "--format", "table"]).stdout
+    assert "ann" in table and "digits-cnn" in table and "…" not in table
+    empty = runner.invoke(main, ["feedback", "list", "--store", store, "--author", "nobody", "--format", "csv"])
+    assert empty.stdout.splitlines() == ["id,created_at,author,model,kind,input,irrelevant,relevant,label,rating"]

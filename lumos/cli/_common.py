@@ -127,11 +127,11 @@ def format_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def emit_rows(rows: list[dict[str, Any]], fmt: str, *, title: str | None = None, footer: str | None = None,
-              payload: Any = None) -> None:
+              payload: Any = None, columns: list[str] | None = None) -> None:
     """Print ``rows`` (dicts with the same keys, in column order) as a table, JSON or CSV on stdout.
 
     ``payload`` is what JSON prints when it is richer than the rows (default: the rows); ``title`` and
-    ``footer`` go with the table only.
+    ``footer`` go with the table only; ``columns`` names the columns when there may be no rows.
     """
     import csv
     import io
@@ -140,7 +140,7 @@ def emit_rows(rows: list[dict[str, Any]], fmt: str, *, title: str | None = None,
     if fmt == "json":
         click.echo(json.dumps(rows if payload is None else payload, indent=2, default=str))
         return
-    columns = list(rows[0]) if rows else []
+    columns = columns or (list(rows[0]) if rows else [])
     if fmt == "csv":
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
