@@ -66,8 +66,9 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--cache", default=None, help="Use this LUMOS_CACHE_DIR (default: a fresh temporary one).")
     parser.add_argument("--out", default=str(ROOT / "bench" / "out" / "main_job"))
+    parser.add_argument("--label", default="", help="Name of this run in the output folder (e.g. before, after).")
     args = parser.parse_args()
-    out = Path(args.out)
+    out = Path(args.out) / args.label if args.label else Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     jobs = [j.strip() for j in args.jobs.split(",") if j.strip()]
     with tempfile.TemporaryDirectory(prefix="lumos-bench-") as tmp:
@@ -82,9 +83,10 @@ def main() -> None:
                 cmd = ["evaluate", "--model", "tweets-sentiment", "--n", str(args.n_evaluate)]
             else:
                 raise SystemExit(f"unknown job {job!r}; jobs: cold, warm, evaluate")
-            times[job] = run_job(job, cmd, env, out, args.profile)
+            name = job if job not in times else f"{job}-{sum(k.startswith(job) for k in times) + 1}"
+            times[name] = run_job(name, cmd, env, out, args.profile)
             if args.profile:
-                print(summary(out / f"{job}.prof"))
+                print(summary(out / f"{name}.prof"))
     result = {"seconds": times, "n_evaluate": args.n_evaluate, "cpus": os.cpu_count(),
               "load_average": os.getloadavg(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     (out / "times.json").write_text(json.dumps(result, indent=2))
