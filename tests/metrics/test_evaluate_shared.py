@@ -3,6 +3,8 @@ one-method-at-a-time path, with fewer model evaluations."""
 
 from __future__ import annotations
 
+import pytest
+
 import numpy as np
 
 from lumos.engine import Batcher
@@ -10,6 +12,7 @@ from lumos.metrics import evaluate
 from lumos.metrics.faithfulness import faithfulness, faithfulness_correlation
 
 
+@pytest.mark.slow
 def test_shared_pass_equals_per_method_metrics(tweets_model, held_out_tweets):
     """Each method's faithfulness and correlation from evaluate equal those measured method by method with a
     fresh executor each (the path before sharing), to float tolerance; the shared pass runs fewer rows."""

@@ -3,11 +3,13 @@ call per split gave (the head's numbers are unchanged), and the features' key na
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from lumos.zoo import tweets
 
 
+@pytest.mark.slow
 def test_grouped_embedding_equals_one_call_per_group():
     """Batches never cross a group, so one call over two splits equals a call per split, bit for bit."""
     encoder, tokenizer = tweets.load_encoder()
@@ -29,6 +31,7 @@ def test_feature_key_names_weights_corpus_and_split():
     assert key["split_seed"] == tweets.SPLIT_SEED and key["features"] == tweets.FEATURES_RECIPE
 
 
+@pytest.mark.slow
 def test_backbone_features_say_what_they_do_and_are_computed_once(tmp_path, capsys):
     """The first call tells the user it is embedding the tweets (and roughly how long that takes) and stores the
     features; the second reads them silently; the features are the mean-pooled embeddings of each split."""
