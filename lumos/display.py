@@ -99,6 +99,9 @@ def print_tables(tables: Iterable[Any], *, min_width: int | None = None, footer:
     widens it further.
     """
     tables = list(tables)
+    for table in tables:  # a title longer than its table would wrap: the table is made as wide as its title
+        if isinstance(table, Table) and isinstance(table.title, str):
+            table.min_width = max(table.min_width or 0, len(table.title) + 4)
     if console is None:
         width = max([Console().width, min_width or 0, *(natural_width(t) for t in tables)])
         console = Console(width=width)

@@ -49,8 +49,12 @@ def test_wide_tables_keep_headers_and_cells_whole(capsys):
     for label in labels:
         table.add_column(label, justify="right")
     table.add_row(*(f"0.{i:03d} ± 0.{i:03d}" for i in range(12)))
-    print_tables([table], footer="a footer")
+    narrow = Table(title="a title much longer than the table it names, which must stay on one line")
+    narrow.add_column("x")
+    narrow.add_row("1")
+    print_tables([table, narrow], footer="a footer")
     lines = capsys.readouterr().out.splitlines()
+    assert any("a title much longer than the table it names, which must stay on one line" in line for line in lines)
     assert not any("…" in line for line in lines)
     for i, label in enumerate(labels):
         assert any(label in line for line in lines)
