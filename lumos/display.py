@@ -13,7 +13,7 @@ from rich.text import Text
 
 from .explanation import Explanation
 
-__all__ = ["heat_line", "print_explanation", "print_generation", "print_tables"]
+__all__ = ["heat_line", "print_explanation", "print_generation", "print_tables", "natural_width"]
 
 
 def heat_line(explanation: Explanation) -> Text:
@@ -102,13 +102,24 @@ def print_tables(tables: Iterable[Any], *, min_width: int | None = None, footer:
                  console: Console | None = None) -> None:
     """Print rich tables one after another, then ``footer`` as plain text.
 
-    ``min_width`` widens the console beyond the terminal's width, so that a wide table keeps one row per line
-    instead of folding its cells.
+    Nothing is cut or folded: the console is widened to the widest table's natural width (every header and cell
+    on one line) when the terminal, or the 80 columns rich assumes for a pipe, is narrower. ``min_width``
+    widens it further.
     """
+    tables = list(tables)
+    for table in tables:  # a title longer than its table would wrap: the table is made as wide as its title
+        if isinstance(table, Table) and isinstance(table.title, str):
+            table.min_width = max(table.min_width or 0, len(table.title) + 4)
     if console is None:
-        width = Console().width
-        console = Console(width=max(width, min_width)) if min_width is not None else Console()
+        width = max([Console().width, min_width or 0, *(natural_width(t) for t in tables)])
+        console = Console(width=width)
     for table in tables:
         console.print(table)
     if footer is not None:
-        console.print(footer, markup=False)
+        console.print(footer, markup=False, soft_wrap=True)
+
+
+def natural_width(renderable: Any) -> int:
+    """The width ``renderable`` (a rich table) takes with nothing wrapped or cut."""
+    wide = Console(width=100_000)
+    return int(wide.measure(renderable).maximum)

@@ -12,8 +12,6 @@ import base64
 import binascii
 import json
 import math
-import os
-import tempfile
 import zlib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -866,15 +864,9 @@ def _shap(owner: str) -> Any:
 # -- files -------------------------------------------------------------------------------------------------
 def _write_atomic(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file in the same directory and ``os.replace``."""
-    handle = tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.",
-                                         suffix=".tmp", delete=False)
-    try:
-        with handle:
-            handle.write(text)
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
+    from .engine.files import write_text_atomic
+
+    write_text_atomic(path, text)
 
 
 def _load_json(text_or_path: str | Path) -> Any:

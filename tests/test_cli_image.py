@@ -57,8 +57,8 @@ def test_text_model_refuses_images(digit_png, tweets_model):
 
 
 def test_zoo_list_and_build_know_the_image_models():
-    result = CliRunner().invoke(main, ["zoo", "list"])
+    result = CliRunner().invoke(main, ["zoo", "list", "--format", "csv"])
     assert result.exit_code == 0, result.output
-    assert "imagenet-efficientnet-lite0 ready" in result.output and "skimage-photos" in result.output
+    assert "model,imagenet-efficientnet-lite0,ready," in result.output and "dataset,skimage-photos" in result.output
     built = CliRunner().invoke(main, ["zoo", "build", "imagenet-efficientnet-lite0"])
     assert built.exit_code == 0 and "ready (shipped weights" in built.output

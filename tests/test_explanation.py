@@ -506,7 +506,7 @@ def test_writes_are_atomic(tmp_path, monkeypatch):
     def fail(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr("lumos.explanation.os.replace", fail)
+    monkeypatch.setattr("lumos.engine.files.os.replace", fail)
     with pytest.raises(OSError, match="disk full"):
         make(target=2).to_json(path)
     with pytest.raises(OSError, match="disk full"):

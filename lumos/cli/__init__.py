@@ -7,7 +7,7 @@
                    [--target continuation|0,-1] [--contrast " Rome"] [--sources all|prompt] [--chat] [--json]
     lumos lens "The capital of France is" [--model smollm2-135m] [--k 5] [--layers 0,-1] [--json]
     lumos trace "The capital of France is" --corrupt France [--site residual|attention|mlp] [--json]
-    lumos report [--model tweets-sentiment] [--data DATA] [--n 50] [--out lumos-report] [--quality-n N]
+    lumos report [--model tweets-sentiment] [--data DATA] [--n 50] [--out DIR] [--quality-n N]
                  [--compress prune:0.5,heads:4,int8]
     lumos evaluate [--model tweets-sentiment] [--data DATA] [--methods a,b] [--n 100] [--n-sanity 3] [--json]
     lumos diagnose [--model credit-scoring] [--data credit] [--split test] [--top-k 5] [--n-errors 3] [--json]
@@ -17,12 +17,12 @@
     lumos embed --tensorboard DIR [--model tweets-sentiment] [--data DATA] [--split validation] [--n 300]
                 [--sites embeddings,layers.5.output] [--reduce mean|max|first]
     lumos compress [--model tweets-sentiment] --specs prune:0.5,heads:4,neurons:0.5,int8,distill:3 [...]
-                   [--n 300] [--n-explain 20] [--methods a,b] [--out lumos-compressed] [--json]
+                   [--n 300] [--n-explain 20] [--methods a,b] [--out DIR] [--json]
     lumos feedback add TEXT|--image PATH|--row V1,V2 [--model M] [--irrelevant 0,late] [--region R0:R1,C0:C1]
                        [--relevant ...] [--label L] [--rating 1-5] [--comment C] [--author A] [--store PATH]
     lumos feedback list|stats [--model M] [--store PATH] [--json];  lumos feedback export OUT | import FILE
     lumos retrain --model M [--store PATH] [--method rrr|counterexamples|both] [--lambda auto|L]
-                  [--train all|head|N] [--data DATA] [--n 2000] [--epochs 5] [--out lumos-retrained] [--json]
+                  [--train all|head|N] [--data DATA] [--n 2000] [--epochs 5] [--out DIR] [--json]
     lumos serve [--model NAME|PATH|NAME@SPEC ...] [--data DATA] [--host 127.0.0.1] [--port 8765] [--store PATH]
                 [--allow-remote] [--base-url PREFIX]
     lumos zoo list | lumos zoo build NAME

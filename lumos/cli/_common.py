@@ -4,8 +4,11 @@ and the model-plus-data step of the commands that analyse a dataset."""
 from __future__ import annotations
 
 import functools
+import os
+import re
 import sys
 import warnings
+from pathlib import Path
 from typing import Any, Callable
 
 import click
@@ -166,3 +169,76 @@ def text_model(model: str, command: str) -> Any:
                                    f"tweets-sentiment); {model!r} is a {type(adapter).__name__}. The Python API "
                                    "(lumos.compression.prune_magnitude, quantize_int8) takes any PyTorch model.")
     return adapter
+
+
+#: The output formats of the listing commands (``--format``).
+FORMATS = ("table", "json", "csv")
+
+
+def format_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The ``--format table|json|csv`` option of a listing command (parameter ``fmt``)."""
+    return click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+                        help="table: aligned columns for people (never cut, whatever the width); json: one JSON "
+                             "document; csv: a header line, then one line per row.")(fn)
+
+
+def emit_rows(rows: list[dict[str, Any]], fmt: str, *, title: str | None = None, footer: str | None = None,
+              payload: Any = None, columns: list[str] | None = None) -> None:
+    """Print ``rows`` (dicts with the same keys, in column order) as a table, JSON or CSV on stdout.
+
+    ``payload`` is what JSON prints when it is richer than the rows (default: the rows); ``title`` and
+    ``footer`` go with the table only; ``columns`` names the columns when there may be no rows.
+    """
+    import csv
+    import io
+    import json
+
+    if fmt == "json":
+        click.echo(json.dumps(rows if payload is None else payload, indent=2, default=str))
+        return
+    columns = columns or (list(rows[0]) if rows else [])
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        click.echo(buf.getvalue(), nl=False)
+        return
+    from rich.table import Table
+    from rich.text import Text
+
+    from ..display import print_tables
+
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*(Text("" if row[c] is None else str(row[c])) for c in columns))
+    print_tables([table], footer=footer)
+
+
+def data_dir() -> Path:
+    """The lumos data directory, where commands write their outputs by default: ``$LUMOS_DATA_DIR`` or the user
+    data directory (platformdirs: ``~/.local/share/lumos`` on Linux)."""
+    override = os.environ.get("LUMOS_DATA_DIR")
+    if override:
+        return Path(override).expanduser()
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("lumos"))
+
+
+def output_dir(out: str | None, kind: str, model: str) -> Path:
+    """Where a command writes: ``out`` when given, else ``<data dir>/<kind>/<model>`` (a model directory by its
+    last part), never the current directory unless asked."""
+    if out is not None:
+        if not str(out).strip():
+            raise InvalidArgumentError("The '--out' option is empty: give a path, or leave it out for the default "
+                                       f"under the lumos data directory ({data_dir() / kind}).")
+        return Path(out)
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(str(model)).name or "model").strip(".-") or "model"
+    return data_dir() / kind / name
+
+
+#: Help text's ending of the ``--out`` options whose default is under the data directory.
+OUT_DEFAULT_HELP = "Default: <lumos data directory>/{kind}/<model> ($LUMOS_DATA_DIR overrides the data directory)."

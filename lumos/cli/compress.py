@@ -8,7 +8,8 @@ import json
 import click
 
 from ..errors import InvalidArgumentError
-from ._common import DEFAULT_MODEL, MODEL_HELP, deprecated_alias, friendly_errors, model_data, names, text_model
+from ._common import (DEFAULT_MODEL, MODEL_HELP, OUT_DEFAULT_HELP, deprecated_alias, friendly_errors, model_data, names,
+                      output_dir, text_model)
 from ._common import count, number
 
 _SPECS_HELP = ("Comma-separated compressions: prune:S (global magnitude pruning to sparsity S), heads:K (K heads "
@@ -43,16 +44,16 @@ _SPECS_HELP = ("Comma-separated compressions: prune:S (global magnitude pruning 
 @click.option("--hidden-weight", default=None, type=number(0),
               help="Weight of distill's hidden-state term (0 turns it off). [default: 1.0]")
 @click.option("--epochs", default=3, show_default=True, type=count(1), help="Training epochs of distill.")
-@click.option("--out", default="lumos-compressed", show_default=True,
+@click.option("--out", default=None,
               help="Directory that receives one model directory per spec (safetensors + config; TensorBoard logs of "
-                   "distill under tensorboard/).")
+                   "distill under tensorboard/). " + OUT_DEFAULT_HELP.format(kind="compressed"))
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
 @deprecated_alias("--method", "--specs", multiple=True)
 @deprecated_alias("--explain", "--n-explain", type=count(0))
 @friendly_errors
 def compress(model: str, specs: tuple[str, ...], data: str | None, split: str, n_examples: int, n_explain: int,
              methods: str | None, importance: str | None, train_data: str | None, train_n: int | None,
-             labels_n: int | None, hidden_weight: float | None, epochs: int, out: str, as_json: bool) -> None:
+             labels_n: int | None, hidden_weight: float | None, epochs: int, out: str | None, as_json: bool) -> None:
     """Compress the model, save each compressed copy, and compare them with the original: accuracy, agreement,
     size, latency, and the drift of each attribution method's explanations."""
     from .. import compression
@@ -64,7 +65,7 @@ def compress(model: str, specs: tuple[str, ...], data: str | None, split: str, n
         raise InvalidArgumentError("The '--specs' option is required: one or more compressions such as "
                                    "prune:0.5,heads:4+int8 (see `lumos compress --help`).")
     needs_training = compression.needs_training(chosen, importance)  # fails on a bad spec before any work
-    check_output_path(out, "--out", kind="directory")
+    out = str(check_output_path(output_dir(out, "compressed", model), "--out", kind="directory"))
     chosen_methods = names(methods, "--methods")
     if chosen_methods is not None:
         from ..attribution import get_method
@@ -91,6 +92,7 @@ def compress(model: str, specs: tuple[str, ...], data: str | None, split: str, n
     comparison = compression.compare(adapter, compressed, list(held_out.texts[:n_examples]),
                                      held_out.labels[:n_examples], methods=chosen_methods, n_explain=n_explain,
                                      progress=None)
+    click.echo(f"compressed models written to {out}", err=True)
     if as_json:
         click.echo(json.dumps({"data": held_out.name, **comparison.to_dict()}, indent=2, default=float))
         return

@@ -9,8 +9,8 @@ from typing import Any
 import click
 
 from ..errors import InvalidArgumentError
-from ._common import DEFAULT_MODEL, MODEL_HELP, deprecated_alias, friendly_errors, model_data, names
-from ._common import count
+from ._common import (DEFAULT_MODEL, MODEL_HELP, count, deprecated_alias, emit_rows, format_option, friendly_errors,
+                      model_data, names)
 
 
 @click.command()
@@ -26,12 +26,13 @@ from ._common import count
               help="Texts for the model-randomization check (0 skips it).")
 @click.option("--n-sensitivity", default=5, show_default=True, type=count(0),
               help="Texts for max-sensitivity (0 skips it).")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of tables.")
+@format_option
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of tables (--format json).")
 @deprecated_alias("--sanity-n", "--n-sanity", type=count(0))
 @deprecated_alias("--sensitivity-n", "--n-sensitivity", type=count(0))
 @friendly_errors
 def evaluate(model: str, data: str | None, methods: str | None, n: int, n_sanity: int, n_sensitivity: int,
-             as_json: bool) -> None:
+             fmt: str, as_json: bool) -> None:
     """Measure which explanation can be trusted: every method x every quality metric, ranked."""
     from ..attribution import get_method
     from ..errors import check_int
@@ -41,6 +42,7 @@ def evaluate(model: str, data: str | None, methods: str | None, n: int, n_sanity
     from ..zoo.data import load_labelled_texts
 
     check_int(n, "--n", minimum=1)
+    fmt = "json" if as_json else fmt
     chosen = names(methods, "--methods")
     for name in chosen or ():
         get_method(name)  # fail on a bad name before loading the model
@@ -50,7 +52,7 @@ def evaluate(model: str, data: str | None, methods: str | None, n: int, n_sanity
 
         prompts = load_prompts(data or "demo-prompts", argument="--data")[:n]
         result = run_evaluation(adapter, prompts, methods=chosen, data_name=data or "demo-prompts", progress=None)
-        return _show(result, as_json, "prompts")
+        return _show(result, fmt, "prompts")
     kind = input_kind(adapter)
     if kind != "texts":  # the metrics hide and drop words, and re-read each explanation's text
         raise InvalidArgumentError(f"`lumos evaluate` works on text classifiers (such as tweets-sentiment); "
@@ -61,15 +63,25 @@ def evaluate(model: str, data: str | None, methods: str | None, n: int, n_sanity
     result = run_evaluation(adapter, list(labelled.texts[:n]), methods=chosen, n_sanity=n_sanity,
                             n_sensitivity=n_sensitivity, rationales=rationales, data_name=labelled.name,
                             progress=None)
-    _show(result, as_json, "texts")
+    _show(result, fmt, "texts")
 
 
-def _show(result: Any, as_json: bool, unit: str) -> None:
-    if as_json:
+def _show(result: Any, fmt: str, unit: str) -> None:
+    if fmt == "json":
         click.echo(json.dumps(result.to_dict(), indent=2))
         return
+    if fmt == "csv":  # one line per method: each metric's mean, 95% half-width and count
+        rows = []
+        for m in result.methods:
+            row: dict[str, Any] = {"method": m.method, "seconds_per_explanation": m.seconds_per_explanation,
+                                   "evals_per_explanation": m.evals_per_explanation}
+            for metric in result.metrics():
+                mean, half, count = m.summary(metric.key)
+                row.update({metric.key: mean, f"{metric.key}_ci95": half, f"{metric.key}_n": count})
+            rows.append(row)
+        return emit_rows(rows, "csv")
     from ..display import print_tables
     from ..metrics.evaluate import render_ranking, render_table
 
-    print_tables([render_table(result), render_ranking(result)], min_width=200,
+    print_tables([render_table(result), render_ranking(result)],
                  footer=f"{result.n} {unit}, {len(result.methods)} methods, {result.seconds:.0f} s in all.")

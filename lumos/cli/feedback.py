@@ -9,8 +9,7 @@ from typing import Any
 import click
 
 from ..errors import InvalidArgumentError
-from ._common import DEFAULT_MODEL, MODEL_HELP, friendly_errors
-from ._common import INT, count
+from ._common import DEFAULT_MODEL, FORMATS, INT, MODEL_HELP, count, emit_rows, friendly_errors
 
 STORE_HELP = ("The feedback store (a SQLite file). [default: $LUMOS_FEEDBACK_STORE, else feedback.sqlite in the user "
               "data directory]")
@@ -161,12 +160,26 @@ def _show_features(explanation: Any) -> None:
 @click.option("--limit", default=50, show_default=True, type=count(1), help="At most this many records (the oldest first).")
 @store_option
 @click.option("--json", "as_json", is_flag=True, help="Print the records as JSON lines.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None,
+              help="table: aligned columns; json: one JSON array of the full records; csv: a header line, then one "
+                   "line per record. Default: one compact line per record.")
 @friendly_errors
-def list_(model: str | None, author: str | None, limit: int, store_path: str | None, as_json: bool) -> None:
+def list_(model: str | None, author: str | None, limit: int, store_path: str | None, as_json: bool,
+          fmt: str | None) -> None:
     """List the records in the store."""
     store = open_store(store_path)
     models = store.models()
     records = store.list(model_id=_model_id(model, models), author=author, limit=limit)
+    if fmt is not None and not as_json:
+        rows = [{"id": r.id, "created_at": r.created_at, "author": r.author, "model": models[r.model_id]["name"],
+                 "kind": r.kind, "input": r.text if r.kind == "text" else (r.image_path or r.image_sha256
+                                                                          if r.kind == "image" else "row"),
+                 "irrelevant": " ".join(str(r.features[i]) for i in r.irrelevant),
+                 "relevant": " ".join(str(r.features[i]) for i in r.relevant), "label": r.label, "rating": r.rating}
+                for r in records]
+        return emit_rows(rows, fmt, title=f"feedback in {store.path}", payload=[r.to_dict() for r in records],
+                         columns=["id", "created_at", "author", "model", "kind", "input", "irrelevant", "relevant",
+                                  "label", "rating"])
     for r in records:
         if as_json:
             click.echo(json.dumps(r.to_dict()))

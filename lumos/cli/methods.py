@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import click
 
+from ._common import emit_rows, format_option
+
 
 @click.command()
-def methods() -> None:
+@format_option
+def methods(fmt: str) -> None:
     """List the attribution methods."""
     from ..attribution import get_method, method_names
 
-    for name in method_names():
-        doc = (get_method(name).__doc__ or "").strip().splitlines()[0]
-        click.echo(f"{name:<22} {doc}")
+    rows = [{"name": name, "description": (get_method(name).__doc__ or "").strip().splitlines()[0]}
+            for name in method_names()]
+    emit_rows(rows, fmt, title="Attribution methods")

@@ -10,8 +10,7 @@ from typing import Any
 import click
 
 from ..errors import InvalidArgumentError
-from ._common import friendly_errors
-from ._common import SEED, count, number
+from ._common import OUT_DEFAULT_HELP, SEED, count, friendly_errors, number, output_dir
 from .feedback import store_option
 
 
@@ -37,19 +36,21 @@ from .feedback import store_option
 @click.option("--batch-size", default=32, show_default=True, type=count(2))
 @click.option("--lr", default=1e-3, show_default=True, type=number(0, exclusive=True), help="Adam's learning rate.")
 @click.option("--seed", default=0, show_default=True, type=SEED)
-@click.option("--out", default="lumos-retrained", show_default=True,
+@click.option("--out", default=None,
               help="Directory of the new model version (safetensors + lumos-retrained.json; TensorBoard logs under "
-                   "tensorboard/).")
+                   "tensorboard/). " + OUT_DEFAULT_HELP.format(kind="retrained"))
 @click.option("--json", "as_json", is_flag=True, help="Print the new version's card as JSON.")
 @friendly_errors
 def retrain(model: str, store_path: str | None, method: str, lam: str, train: str, data: str | None, n_train: int,
-            n_validation: int, epochs: int, batch_size: int, lr: float, seed: int, out: str, as_json: bool) -> None:
+            n_validation: int, epochs: int, batch_size: int, lr: float, seed: int, out: str | None,
+            as_json: bool) -> None:
     """Retrain MODEL so that it stops using the features people marked irrelevant, and save the new version."""
     from .. import feedback as fb
     from ..errors import check_float, check_int, check_output_path
     from ..models import as_adapter
     from .feedback import open_store
 
+    out = str(output_dir(out, "retrained", model))
     n_train = check_int(n_train, "--n", minimum=1)
     n_validation = check_int(n_validation, "--n-validation", minimum=1)
     weight: float | str = "auto"

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from ._common import friendly_errors
+from ._common import emit_rows, format_option, friendly_errors
 
 
 @click.group()
@@ -15,10 +15,12 @@ def zoo() -> None:
 
 
 @zoo.command("list")
-def zoo_list() -> None:
+@format_option
+def zoo_list(fmt: str) -> None:
     """List zoo models and datasets, with the held-out accuracy of built ones."""
     from .. import zoo as _zoo
 
+    rows = []
     for name in _zoo.names():
         info = _zoo.info(name)
         if "test_accuracy" in info:
@@ -27,9 +29,9 @@ def zoo_list() -> None:
             status = f"test R² {info['test_r2']:.3f}"
         else:  # shipped weights (imagenet-efficientnet-lite0) have nothing to build and no held-out split here
             status = "ready" if info["built"] else "not built yet"
-        click.echo(f"model    {name:<20} {status}  {info['description']}")
-    for name in _zoo.datasets():
-        click.echo(f"dataset  {name}")
+        rows.append({"kind": "model", "name": name, "status": status, "description": info["description"]})
+    rows += [{"kind": "dataset", "name": name, "status": "", "description": ""} for name in _zoo.datasets()]
+    emit_rows(rows, fmt, title=f"lumos zoo (built parts in {_zoo.cache_dir() / 'zoo'})")
 
 
 @zoo.command("build")

@@ -119,8 +119,11 @@ def write_weights(adapter: ModelAdapter, path: str | Path) -> int:
     if not isinstance(module, nn.Module):
         raise UnsupportedModelError(f"The {type(adapter).__name__} for {adapter.name!r} holds no PyTorch model to "
                                     "save.")
+    from ..engine.files import atomic_path
+
     stored, sparse = _encode(_tensors(module))
-    save_file(stored, str(path), metadata={"lumos.sparse": json.dumps(sparse), "format": FORMAT})
+    with atomic_path(path) as tmp:  # a killed run leaves no half-written weights
+        save_file(stored, str(tmp), metadata={"lumos.sparse": json.dumps(sparse), "format": FORMAT})
     return Path(path).stat().st_size
 
 
@@ -151,7 +154,9 @@ def save(adapter: ModelAdapter, directory: str | Path) -> Path:
     write_weights(adapter, directory / WEIGHTS_FILE)
     config = {"format": FORMAT, "base": base, "name": adapter.name, "class_names": list(adapter.class_names),
               "steps": [dict(s) for s in adapter.compression]}
-    (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2))
+    from ..engine.files import write_text_atomic
+
+    write_text_atomic(directory / CONFIG_FILE, json.dumps(config, indent=2))  # last: it marks the model complete
     return directory
 
 

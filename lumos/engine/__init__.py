@@ -3,6 +3,8 @@ per-example seeding and progress reporting. Nothing here imports the rest of lum
 
 from .batcher import Batcher
 from .batching import batches_by_size, example_rng
+from .cache import cached_tensors
+from .files import atomic_path, write_text_atomic
 from .progress import track
 
-__all__ = ["Batcher", "batches_by_size", "example_rng", "track"]
+__all__ = ["Batcher", "batches_by_size", "example_rng", "track", "atomic_path", "write_text_atomic", "cached_tensors"]

@@ -294,13 +294,16 @@ class Retrained:
         ``lumos.load_model(directory)`` reads it back, as does every command's ``--model``."""
         from safetensors.torch import save_file
 
+        from ..engine.files import atomic_path, write_text_atomic
+
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().cpu().contiguous() for k, v in self.adapter.module.state_dict().items()}
-        save_file(state, str(directory / WEIGHTS_FILE), metadata={"format": FORMAT})
+        with atomic_path(directory / WEIGHTS_FILE) as tmp:  # a killed run leaves no half-written weights
+            save_file(state, str(tmp), metadata={"format": FORMAT})
         config = {"format": FORMAT, "parent": _parent_source(self.adapter), "name": self.adapter.name,
                   "class_names": list(self.adapter.class_names), **self.card()}
-        (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2, default=_json_default))
+        write_text_atomic(directory / CONFIG_FILE, json.dumps(config, indent=2, default=_json_default))
         return directory
 
 

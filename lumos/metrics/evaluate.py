@@ -10,7 +10,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..attribution.registry import make_methods
-from ..engine import track
+from ..engine import Batcher, track
 from ..errors import InvalidArgumentError, check_int
 from ..explanation import ExplanationSet
 from ..models import as_adapter
@@ -256,17 +256,28 @@ def evaluate(model: Any, texts: Sequence[str], *, methods: Sequence[str] | Mappi
     grid = np.linspace(0, 1, 21)
     results: list[MethodEvaluation] = []
     explained: dict[str, ExplanationSet] = {}
-    for name, method in track(list(instances.items()), description="Evaluating methods", enabled=progress):
+    for name, method in track(list(instances.items()), description="Explaining", enabled=progress):
         t0 = time.perf_counter()
         explanations = method.attribute(inputs if generative else texts)
         seconds = (time.perf_counter() - t0) / len(texts)
         if generative:  # the whole continuation, explained by the prompt's words
             explanations = continuation_explanations(adapter, explanations, inputs)
         explained[name] = explanations
-        ev = MethodEvaluation(method=name, params=method.params(), seconds_per_explanation=seconds,
-                              evals_per_explanation=explanations.cost.n_evals / len(texts))
-        faith = faithfulness(adapter, explanations, inputs=inputs, max_steps=max_steps, seed=seed,
-                             batch_size=batch_size, output=output)
+        results.append(MethodEvaluation(method=name, params=method.params(), seconds_per_explanation=seconds,
+                                        evals_per_explanation=explanations.cost.n_evals / len(texts)))
+    # The curves of every method in one batched pass, through one executor that remembers what it ran: the masked
+    # inputs that several methods (or metrics) share, such as each text's full and empty input and the random
+    # subsets of faithfulness correlation (drawn per text, the same for every method), run once.
+    executor = Batcher(adapter, batch_size=batch_size, progress=progress, memo=True)
+    every = [e for name in explained for e in explained[name]]
+    every_input = None if inputs is None else [x for _ in explained for x in inputs]
+    faith_all = faithfulness(adapter, every, inputs=every_input, max_steps=max_steps, seed=seed, output=output,
+                             executor=executor)
+    correlation_all = faithfulness_correlation(adapter, every, inputs=every_input, n_subsets=n_subsets, seed=seed,
+                                               output=output, executor=executor)
+    for k, (ev, (name, method)) in enumerate(zip(results, instances.items())):
+        explanations = explained[name]
+        faith = faith_all[k * len(texts):(k + 1) * len(texts)]
         ev.per_example.update({
             "gap": np.array([r.gap for r in faith]),
             "deletion_auc": np.array([r.deletion_auc for r in faith]),
@@ -276,11 +287,12 @@ def evaluate(model: Any, texts: Sequence[str], *, methods: Sequence[str] | Mappi
         })
         ev.deletion_curve = np.mean([np.interp(grid, r.fractions, r.deletion) for r in faith], axis=0)
         ev.insertion_curve = np.mean([np.interp(grid, r.fractions, r.insertion) for r in faith], axis=0)
-        ev.per_example["faithfulness_correlation"] = faithfulness_correlation(
-            adapter, explanations, inputs=inputs, n_subsets=n_subsets, seed=seed, batch_size=batch_size,
-            output=output)
+        ev.per_example["faithfulness_correlation"] = correlation_all[k * len(texts):(k + 1) * len(texts)]
         ev.per_example["complexity"] = complexity(explanations)
         ev.per_example["sparseness"] = sparseness(explanations)
+    for ev, (name, method) in track(list(zip(results, instances.items())), description="Sanity and sensitivity",
+                                    enabled=progress):
+        explanations = explained[name]
         if n_sensitivity:
             ev.per_example["max_sensitivity"] = max_sensitivity(method, explanations[:n_sensitivity],
                                                               n_perturbations=3, seed=seed)
@@ -291,7 +303,6 @@ def evaluate(model: Any, texts: Sequence[str], *, methods: Sequence[str] | Mappi
         if rationales is not None:
             plaus = plausibility(explanations, rationales)
             ev.per_example["auprc"], ev.per_example["rationale_f1"] = plaus.auprc, plaus.f1
-        results.append(ev)
     names = [n for n in explained if n != "random"]
     for ev in results:
         others = [o for o in names if o != ev.method]

