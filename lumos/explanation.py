@@ -676,14 +676,10 @@ class ExplanationSet(Sequence[Explanation]):
             "values": pa.array([e.values.ravel().tolist() for e in self], pa.list_(pa.float64())),
             "explanation": [json.dumps(e.to_dict(), allow_nan=True) for e in self],
         })
-        handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
-        handle.close()
-        try:
-            pq.write_table(table, handle.name)
-            os.replace(handle.name, path)
-        except BaseException:
-            Path(handle.name).unlink(missing_ok=True)
-            raise
+        from .engine.files import atomic_path
+
+        with atomic_path(path) as tmp:
+            pq.write_table(table, str(tmp))
         return path
 
     @classmethod

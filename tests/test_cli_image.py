@@ -43,7 +43,7 @@ def test_explain_image_json_and_perturbation_methods(digit_png, tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--image", "missing.png", "--model", "digits-cnn"], "does not exist"),
     (["--image", __file__, "--model", "digits-cnn"], "not an image"),
-    (["--model", "digits-cnn"], "either TEXT or --image"),
+    (["--model", "digits-cnn"], "either TEXT, --image PATH"),
     (["some text", "--model", "digits-cnn"], "--image PATH instead of TEXT"),
 ])
 def test_bad_input_is_one_line(args, message):

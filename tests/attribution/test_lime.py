@@ -224,8 +224,8 @@ def test_batched_equals_one_at_a_time(tweets_model):
 
 # -- errors ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("kwargs, error, message", [
-    ({"n_evals": 2}, lumos.InvalidArgumentError, "The 'n_evals' parameter of LIME must be an int >= 3. Got 2."),
-    ({"n_evals": 50.0}, lumos.InvalidTypeError, "The 'n_evals' parameter of LIME must be an int >= 3. Got 50.0."),
+    ({"n_evals": 2}, lumos.InvalidArgumentError, "The 'n_evals' parameter of LIME must be an int >= 3 and <= 1000000. Got 2."),
+    ({"n_evals": 50.0}, lumos.InvalidTypeError, "The 'n_evals' parameter of LIME must be an int >= 3 and <= 1000000. Got 50.0."),
     ({"kernel_width": 0}, lumos.InvalidArgumentError, "The 'kernel_width' parameter of LIME must be a number > 0."),
     ({"alpha": -1.0}, lumos.InvalidArgumentError, "The 'alpha' parameter of LIME must be a number >= 0."),
 ])

@@ -288,9 +288,9 @@ def test_registry_and_params():
 
 
 @pytest.mark.parametrize("kwargs, error, message", [
-    ({"n_evals": 1}, lumos.InvalidArgumentError, "The 'n_evals' parameter of KernelSHAP must be an int >= 2. Got 1."),
+    ({"n_evals": 1}, lumos.InvalidArgumentError, "The 'n_evals' parameter of KernelSHAP must be an int >= 2 and <= 1000000. Got 1."),
     ({"n_evals": 500.0}, lumos.InvalidTypeError,
-     "The 'n_evals' parameter of KernelSHAP must be an int >= 2. Got 500.0."),
+     "The 'n_evals' parameter of KernelSHAP must be an int >= 2 and <= 1000000. Got 500.0."),
     ({"surrogate": 1}, lumos.InvalidTypeError, "The 'surrogate' parameter of KernelSHAP must be a bool. Got 1."),
 ])
 def test_bad_settings_are_named(kwargs, error, message):

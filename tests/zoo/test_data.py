@@ -16,7 +16,7 @@ def test_every_zoo_dataset_declares_its_kind():
     """Each zoo dataset's class says what it holds, in the words models are described with."""
     kinds = {name: dataset_kind(name) for name in zoo.datasets()}
     assert kinds == {"airline-tweets": "texts", "breast-cancer": "tables", "credit": "tables",
-                     "skimage-photos": "images", "digits": "images"}
+                     "skimage-photos": "images", "digits": "images", "diabetes": "tables"}
     assert set(kinds.values()) <= set(KINDS) and dataset_kind("my.csv") is None
 
 
