@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import numpy as np
-from scipy.stats import rankdata
 
 from ..engine import Batcher, example_rng as _content_rng
 from ..errors import InvalidArgumentError, InvalidTypeError, check_choice
@@ -153,6 +152,8 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if len(a) < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
         return float("nan")
+    from scipy.stats import rankdata  # scipy.stats costs half a second to import: only when ranks are taken
+
     return float(np.corrcoef(rankdata(a), rankdata(b))[0, 1])
 
 

@@ -376,11 +376,14 @@ def clone_adapter(adapter: ModelAdapter, *, owner: str) -> ModelAdapter:
 
 
 # -- registry ---------------------------------------------------------------------------------------------
-_FACTORIES: dict[type, Callable[..., ModelAdapter]] = {}
+_FACTORIES: dict[type | str, Callable[..., ModelAdapter]] = {}
 
 
-def register_adapter(model_type: type) -> Callable[[Callable[..., ModelAdapter]], Callable[..., ModelAdapter]]:
-    """Register a factory that wraps models of ``model_type`` (and its subclasses) in an adapter."""
+def register_adapter(model_type: type | str) -> Callable[[Callable[..., ModelAdapter]], Callable[..., ModelAdapter]]:
+    """Register a factory that wraps models of ``model_type`` (and its subclasses) in an adapter.
+
+    ``model_type`` may be named by its dotted path (``"sklearn.base.BaseEstimator"``), so that registering does not
+    import its library: a model of that type can only exist once the library is imported."""
 
     def decorator(factory: Callable[..., ModelAdapter]) -> Callable[..., ModelAdapter]:
         _FACTORIES[model_type] = factory
@@ -421,6 +424,7 @@ def model_sources() -> tuple[ModelSource, ...]:
 def find_factory(model: Any) -> Callable[..., ModelAdapter] | None:
     """The factory registered for the most specific class of ``model``, following its MRO."""
     for cls in type(model).__mro__:
-        if cls in _FACTORIES:
-            return _FACTORIES[cls]
+        for key in (cls, f"{cls.__module__}.{cls.__qualname__}"):
+            if key in _FACTORIES:
+                return _FACTORIES[key]
     return None

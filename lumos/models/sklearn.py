@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import numpy as np
-import sklearn.base
 import torch
 
 from ..errors import InvalidArgumentError, InvalidTypeError, check_int
@@ -194,7 +193,9 @@ class SklearnRegressorAdapter(_TabularMixin, ModelAdapter):
     def __init__(self, estimator: Any, *, output_names: Sequence[str] | None = None,
                  feature_names: Sequence[str] | None = None, background: Any = None, batch_size: int = 4096,
                  name: str | None = None) -> None:
-        if not sklearn.base.is_regressor(estimator):
+        from sklearn.base import is_regressor
+
+        if not is_regressor(estimator):
             raise InvalidTypeError(f"The 'estimator' parameter of SklearnRegressorAdapter must be a fitted "
                                    f"scikit-learn regressor. Got {type(estimator).__name__}.")
         n_in = getattr(estimator, "n_features_in_", None)
@@ -279,9 +280,11 @@ class TabularTorchAdapter(_TabularMixin, TorchAdapter):
         return [r.astype(self._numpy_dtype) for r in rows], single
 
 
-@register_adapter(sklearn.base.BaseEstimator)
+@register_adapter("sklearn.base.BaseEstimator")  # by name: importing scikit-learn costs a second at start-up
 def _sklearn(estimator: Any, **kwargs: Any) -> ModelAdapter:
+    from sklearn.base import is_regressor
+
     # scikit-learn declares what an estimator is (its estimator type tag): no guessing from its methods.
-    if sklearn.base.is_regressor(estimator):
+    if is_regressor(estimator):
         return SklearnRegressorAdapter(estimator, **kwargs)
     return SklearnAdapter(estimator, **kwargs)
