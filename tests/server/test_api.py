@@ -192,6 +192,62 @@ def test_jobs_run_in_the_background_and_can_be_cancelled(client):
     assert any(x["id"] == long["id"] for x in client.get("/api/jobs").json()["jobs"])
 
 
+def _events(lines) -> list[dict]:
+    """The ``job`` events of a Server-Sent Events stream, parsed from its lines."""
+    import json
+
+    events, name = [], None
+    for line in lines:
+        if line.startswith("event:"):
+            name = line.split(":", 1)[1].strip()
+        elif line.startswith("data:") and name == "job":
+            events.append(json.loads(line.split(":", 1)[1]))
+    return events
+
+
+def test_job_progress_streams_as_server_sent_events(client):
+    """GET /api/jobs/{id}/events streams the job's progress (token in the query, as EventSource sends it) rising
+    to done, and ends with the finished job; a cancelled job's stream ends with 'cancelled'."""
+    from fastapi.testclient import TestClient
+
+    bare = TestClient(client.app, base_url="http://127.0.0.1:8765")
+    job = client.post("/api/jobs", json={"kind": "explain", "method": "occlusion", "n": 16}).json()
+    assert bare.get(f"/api/jobs/{job['id']}/events").status_code == 401
+    with bare.stream("GET", f"/api/jobs/{job['id']}/events", params={"token": TOKEN}) as r:
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+        events = _events(r.iter_lines())
+    done = [e["done"] for e in events]
+    assert events[0]["state"] == "running" and len(events) >= 2
+    assert done == sorted(done) and len(set(done)) == len(done)  # one event per change, never backwards
+    assert events[-1]["state"] == "done" and done[-1] == 16 and events[-1]["result"]["n"] == 16
+    assert all(e["state"] == "running" for e in events[:-1])
+    assert events[-1]["result"] == client.get(f"/api/jobs/{job['id']}").json()["result"]
+    long = client.post("/api/jobs", json={"kind": "explain", "method": "occlusion", "n": 400}).json()
+    client.delete(f"/api/jobs/{long['id']}")
+    with client.stream("GET", f"/api/jobs/{long['id']}/events") as r:
+        events = _events(r.iter_lines())
+    assert events[-1]["state"] == "cancelled" and events[-1]["done"] < 400
+    assert client.get("/api/jobs/job-999/events").status_code == 404
+
+
+def test_an_open_event_stream_does_not_hold_the_work_queue(live_server):
+    """While a job's event stream is open on the real server, an explain request is answered, and the stream then
+    runs to the job's end."""
+    import httpx
+
+    with httpx.Client(base_url=live_server, headers={"X-Lumos-Token": TOKEN}, timeout=120) as http:
+        job = http.post("/api/jobs", json={"kind": "explain", "method": "occlusion", "n": 16}).json()
+        with httpx.stream("GET", f"{live_server}/api/jobs/{job['id']}/events", params={"token": TOKEN},
+                          timeout=120) as stream:
+            lines = stream.iter_lines()
+            first = _events([next(lines), next(lines)])[0]
+            assert first["state"] == "running"
+            r = http.post("/api/explain", json={"text": TEXT, "methods": ["occlusion"]})
+            assert r.status_code == 200 and r.json()["text"] == TEXT
+            events = _events(lines)
+    assert events[-1]["state"] == "done" and events[-1]["done"] == 16
+
+
 def test_feedback_is_stored_in_the_store(client, explained, store_path):
     """Marks on an explanation's pieces land in the SQLite store, read back by a fresh FeedbackStore."""
     from lumos.feedback import FeedbackStore

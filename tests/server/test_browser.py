@@ -134,6 +134,23 @@ def test_data_view_pages(page, shots):
     assert "rows 21–40" in page.text_content("#data-info")
 
 
+def test_evaluate_job_progress_streams_and_cancels(page):
+    """'Evaluate all rows' follows the job through its event stream (no polling): the progress bar rises, and
+    Cancel ends it as cancelled."""
+    requests = []
+    page.on("request", lambda r: requests.append((r.method, r.url)))
+    page.click("#tabs button[data-view=data]")
+    page.click("#data-evaluate")
+    page.wait_for_function("() => document.getElementById('data-progress').value > 0", timeout=20000)
+    page.click("#data-cancel")
+    page.wait_for_function("() => document.getElementById('data-job').textContent === 'job cancelled'",
+                           timeout=20000)
+    assert page.is_hidden("#data-cancel")
+    streams = [u for m, u in requests if "/events?token=" in u]
+    polls = [u for m, u in requests if m == "GET" and "/api/jobs/job-" in u and "/events" not in u]
+    assert len(streams) == 1 and polls == [], requests
+
+
 def test_compare_and_feedback_views(page, shots):
     """Compare draws both models' explanations with drift; Feedback lists the stored records."""
     page.click("#tabs button[data-view=compare]")
