@@ -264,6 +264,37 @@ def test_feedback_is_stored_in_the_store(client, explained, store_path):
     assert client.post("/api/feedback", json={"explanation": "nope", "irrelevant": [0]}).status_code == 404
 
 
+def test_image_regions_are_stored_as_their_pixels(client, store_path):
+    """An image explanation lists its regions (the image masker's segments, a 4 x 4 grid for 8 x 8 digits); marked
+    regions are stored as the pixels they cover, for a pixel method and for occlusion (whose features they are)."""
+    from lumos.feedback import FeedbackStore
+    from lumos.maskers.image import segment
+
+    r = client.post("/api/explain/image", files={"image": ("x.png", _png(), "image/png")},
+                    data={"model": "digits-cnn", "methods": "grad_cam,occlusion"}).json()
+    cells = segment(np.zeros((8, 8, 1)), "grid", grid=4).reshape(-1)
+    for m in r["methods"]:
+        regions = m["regions"]
+        assert (regions["height"], regions["width"], regions["n"]) == (8, 8, 16)
+        assert regions["labels"] == cells.tolist()
+        saved = client.post("/api/feedback", json={"explanation": m["id"], "irrelevant_regions": [0, 5],
+                                                   "relevant_regions": [15]})
+        assert saved.status_code == 200, saved.text
+        record = FeedbackStore(store_path).get(saved.json()["id"])
+        assert record.kind == "image" and record.features.shape == (8, 8) and record.method == m["method"]
+        assert record.irrelevant == tuple(np.flatnonzero(np.isin(cells, [0, 5])))
+        assert record.relevant == tuple(np.flatnonzero(cells == 15))
+    occlusion = r["methods"][1]
+    record = FeedbackStore(store_path).get(saved.json()["id"])  # occlusion's values spread over its cells' pixels
+    assert all(np.ptp(record.values[cells == c]) == 0 for c in range(16))
+    assert record.values.sum() == pytest.approx(4 * occlusion["sum"])  # each cell covers 4 pixels
+    bad = client.post("/api/feedback", json={"explanation": occlusion["id"], "irrelevant_regions": [16]})
+    assert bad.status_code == 400 and "regions 0..15" in bad.json()["error"]
+    text = client.post("/api/explain", json={"text": TEXT, "methods": ["occlusion"]}).json()["methods"][0]
+    bad = client.post("/api/feedback", json={"explanation": text["id"], "irrelevant_regions": [0]})
+    assert bad.status_code == 400 and "not of an image" in bad.json()["error"]
+
+
 def test_token_is_required(client):
     """No token: 401; a wrong token: 403; the token as a query parameter works."""
     assert client.get("/api/models", headers={"X-Lumos-Token": ""}).status_code == 401
