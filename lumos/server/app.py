@@ -154,7 +154,7 @@ def create_app(models: Sequence[Any] | Mapping[str, Any] = ("tweets-sentiment",)
     token : str, optional
         The access token; default a random one (``app.state.token``).
     data : str, optional
-        The Data view's dataset (a zoo dataset or a CSV file); default each model's own zoo dataset.
+        The Data view's dataset (a zoo dataset, or a CSV or Parquet file); default each model's own zoo dataset.
     store : path, optional
         The feedback store (SQLite); default ``$LUMOS_FEEDBACK_STORE`` or the user data directory.
     allow_remote : bool, default False
@@ -326,7 +326,8 @@ def create_app(models: Sequence[Any] | Mapping[str, Any] = ("tweets-sentiment",)
             source = data or adapter.card.get("dataset")
             if source is None:
                 raise InvalidArgumentError(f"The model {name!r} is outside the zoo: start the server with --data (a "
-                                           "zoo dataset or a CSV file with a 'label' column) for the Data view.")
+                                           "zoo dataset, or a CSV or Parquet file with a 'label' column) for the Data "
+                                           "view.")
             datasets[name] = load_labelled(source, adapter.class_names, split="test", argument="--data")
         return datasets[name]
 
@@ -512,7 +513,7 @@ def create_app(models: Sequence[Any] | Mapping[str, Any] = ("tweets-sentiment",)
         adapter = state.get(body.model)
         s = _store()
         _data(adapter)  # the same checks as the Data view (texts or tables, a dataset known)
-        # Retrain on the training split (the Data view shows the test split); a CSV file has no splits.
+        # Retrain on the training split (the Data view shows the test split); a CSV or Parquet file has no splits.
         labelled = load_labelled(data or adapter.card.get("dataset"), adapter.class_names, split="train",
                                  argument="--data")
         if not 1 <= body.epochs <= 20:

@@ -152,6 +152,43 @@ def test_data_pages_with_predictions(client, app):
     assert client.get("/api/data", params={"model": "digits-cnn"}).status_code == 400
 
 
+def test_data_view_reads_the_users_parquet_file(app, tmp_path):
+    """--data FILE.parquet: the Data view pages the file's rows (a table here) with the model's predictions, and a
+    file that is not Parquet is a 400 naming --data."""
+    from fastapi.testclient import TestClient
+
+    from lumos.server import create_app
+
+    adapter = app.state.models.get("breast-cancer-mlp")
+    frame = _seven_rows(adapter)
+    frame.to_parquet(tmp_path / "mine.parquet", index=False)
+    served = create_app({"mlp": adapter}, token=TOKEN, data=str(tmp_path / "mine.parquet"))
+    with TestClient(served, base_url="http://127.0.0.1:8765", headers={"X-Lumos-Token": TOKEN}) as c:
+        page = c.get("/api/data", params={"offset": 4, "limit": 10}).json()
+        assert page["name"] == "mine.parquet" and page["total"] == 7 and len(page["rows"]) == 3
+        rows = frame.iloc[4:]
+        probs = adapter.predict_proba(adapter.split_inputs(rows[list(adapter.feature_names)])[0])
+        for row, (_, want), p in zip(page["rows"], rows.iterrows(), probs):
+            assert row["input"] == {k: pytest.approx(v) for k, v in want.drop("label").items()}
+            assert row["label"] == want["label"] and row["confidence"] == pytest.approx(float(p.max()), abs=1e-5)
+            assert row["predicted"] == adapter.class_names[int(p.argmax())]
+    (tmp_path / "fake.parquet").write_text("not parquet", encoding="utf-8")
+    broken = create_app({"mlp": adapter}, token=TOKEN, data=str(tmp_path / "fake.parquet"))
+    with TestClient(broken, base_url="http://127.0.0.1:8765", headers={"X-Lumos-Token": TOKEN}) as c:
+        r = c.get("/api/data")
+        assert r.status_code == 400 and "'--data' file" in r.json()["error"] and "Parquet" in r.json()["error"]
+
+
+def _seven_rows(adapter):
+    """Seven rows of the breast-cancer test split with their labels by name, as a DataFrame."""
+    from lumos.zoo.data import load_labelled
+
+    labelled = load_labelled("breast-cancer", adapter.class_names).head(7)
+    frame = labelled.inputs[list(adapter.feature_names)].copy()
+    frame["label"] = [adapter.class_names[int(i)] for i in labelled.labels]
+    return frame
+
+
 def test_explain_a_dataset_row_by_index(client):
     """A Data row is explained by its index."""
     page = client.get("/api/data", params={"offset": 0, "limit": 1}).json()
