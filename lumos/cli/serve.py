@@ -17,7 +17,8 @@ from .feedback import STORE_HELP
               help=f"Model to serve (repeatable): a zoo name, a model directory, or NAME@SPEC for a compressed copy "
                    f"(e.g. {DEFAULT_MODEL}@int8). [default: {DEFAULT_MODEL}]")
 @click.option("--data", default=None, metavar="DATA",
-              help="The Data view's dataset: a zoo dataset or a CSV file. [default: each model's zoo dataset]")
+              help="The Data view's dataset: a zoo dataset, or a CSV or Parquet file with a 'label' column. "
+                   "[default: each model's zoo dataset]")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", default=8765, show_default=True, type=int, help="Port to bind (0: any free port).")
 @click.option("--store", "store_path", default=None, metavar="PATH", help=STORE_HELP)

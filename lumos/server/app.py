@@ -6,13 +6,14 @@ wrong; a Host header that is not the local machine: 400, against DNS rebinding, 
 every response carries a Content-Security-Policy that forbids inline scripts and every remote origin; request
 bodies, texts, images and pages are size-limited; a :class:`~lumos.errors.LumosError` becomes a JSON 4xx with its
 message. Model work runs on one bounded :class:`~lumos.server.work.WorkQueue` (503 when full); dataset work runs
-as background jobs with progress and cancel.
+as background jobs with progress and cancel, their progress streamed to the page as Server-Sent Events.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import secrets
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
@@ -20,7 +21,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 from fastapi import APIRouter, Depends, FastAPI, File, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from ..errors import InvalidArgumentError, LumosError, UnknownNameError
@@ -35,6 +36,9 @@ STATIC = Path(__file__).parent / "static"
 #: The page may load scripts, styles and data only from its own origin; images also from data: URLs (overlays).
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "font-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+
+#: Seconds between two looks at a job's progress while its event stream is open.
+_EVENT_INTERVAL = 0.1
 
 #: Host names that reach this machine only.
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -112,8 +116,11 @@ class GenerateRequest(BaseModel):
 
 class FeedbackRequest(BaseModel):
     explanation: str = Field(..., description="The 'id' of an explanation this server returned.")
-    irrelevant: list[int] = []
-    relevant: list[int] = []
+    irrelevant: list[int] = Field([], description="Feature indices marked irrelevant (the explanation's pieces).")
+    relevant: list[int] = Field([], description="Feature indices marked relevant.")
+    irrelevant_regions: list[int] = Field([], description="On an image: regions (the 'regions' of its explanation) "
+                                                          "marked irrelevant; stored as their features.")
+    relevant_regions: list[int] = Field([], description="On an image: regions marked relevant.")
     label: str | None = None
     rating: int | None = None
     comment: str | None = None
@@ -147,7 +154,7 @@ def create_app(models: Sequence[Any] | Mapping[str, Any] = ("tweets-sentiment",)
     token : str, optional
         The access token; default a random one (``app.state.token``).
     data : str, optional
-        The Data view's dataset (a zoo dataset or a CSV file); default each model's own zoo dataset.
+        The Data view's dataset (a zoo dataset, or a CSV or Parquet file); default each model's own zoo dataset.
     store : path, optional
         The feedback store (SQLite); default ``$LUMOS_FEEDBACK_STORE`` or the user data directory.
     allow_remote : bool, default False
@@ -319,7 +326,8 @@ def create_app(models: Sequence[Any] | Mapping[str, Any] = ("tweets-sentiment",)
             source = data or adapter.card.get("dataset")
             if source is None:
                 raise InvalidArgumentError(f"The model {name!r} is outside the zoo: start the server with --data (a "
-                                           "zoo dataset or a CSV file with a 'label' column) for the Data view.")
+                                           "zoo dataset, or a CSV or Parquet file with a 'label' column) for the Data "
+                                           "view.")
             datasets[name] = load_labelled(source, adapter.class_names, split="test", argument="--data")
         return datasets[name]
 
@@ -359,7 +367,8 @@ def create_app(models: Sequence[Any] | Mapping[str, Any] = ("tweets-sentiment",)
     @api.post("/jobs")
     def start_job(body: JobRequest) -> dict[str, Any]:
         """Start a background job over the dataset: 'evaluate' (predictions, accuracy, error slices) or 'explain'
-        (explain the first ``n`` rows with ``method``); poll GET /api/jobs/{id}, cancel with DELETE."""
+        (explain the first ``n`` rows with ``method``); follow it at GET /api/jobs/{id}/events (or poll GET
+        /api/jobs/{id}), cancel with DELETE."""
         adapter = state.get(body.model)
         name = state.name_of(adapter)
         labelled = _data(adapter)
@@ -423,6 +432,33 @@ def create_app(models: Sequence[Any] | Mapping[str, Any] = ("tweets-sentiment",)
         """A job's progress (``done`` of ``total``), state and, when done, result."""
         return jobs.get(job_id).to_dict()
 
+    @api.get("/jobs/{job_id}/events", response_class=StreamingResponse,
+             responses={200: {"content": {"text/event-stream": {}}}})
+    async def job_events(job_id: str, request: Request) -> StreamingResponse:
+        """A job's progress as Server-Sent Events (``text/event-stream``): one ``job`` event (the JSON of GET
+        /api/jobs/{id}) each time its progress or state changes; the stream ends after the event of a finished,
+        failed or cancelled job. ``EventSource`` sends no headers, so the page gives the token as ``?token=``.
+        The stream only reads the job's state on the event loop: it never holds the work queue."""
+        job = jobs.get(job_id)
+
+        async def events() -> Any:
+            last = None
+            while True:
+                shown = job.to_dict()
+                now = (shown["done"], shown["state"])
+                if now != last:
+                    last = now
+                    payload = json.dumps(service.json_ready(shown), allow_nan=False)
+                    yield f"event: job\ndata: {payload}\n\n"
+                    if shown["state"] != "running":
+                        return
+                if await request.is_disconnected():
+                    return
+                await asyncio.sleep(_EVENT_INTERVAL)
+
+        return StreamingResponse(events(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
     @api.delete("/jobs/{job_id}")
     def cancel_job(job_id: str) -> dict[str, Any]:
         """Ask a job to stop (it stops between chunks; its state becomes 'cancelled')."""
@@ -438,15 +474,19 @@ def create_app(models: Sequence[Any] | Mapping[str, Any] = ("tweets-sentiment",)
 
     @api.post("/feedback")
     def add_feedback(body: FeedbackRequest) -> dict[str, Any]:
-        """Marks (feature indices of an explanation this server returned), a label correction, a rating."""
+        """Marks (feature indices of an explanation this server returned, or regions of an image explanation), a
+        label correction, a rating."""
         s = _store()
-        if not (body.irrelevant or body.relevant or body.label or body.rating is not None or body.comment):
-            raise InvalidArgumentError("Nothing to record: give 'irrelevant', 'relevant', 'label', 'rating' or "
-                                       "'comment'.")
+        if not (body.irrelevant or body.relevant or body.irrelevant_regions or body.relevant_regions or body.label
+                or body.rating is not None or body.comment):
+            raise InvalidArgumentError("Nothing to record: give 'irrelevant', 'relevant', 'irrelevant_regions', "
+                                       "'relevant_regions', 'label', 'rating' or 'comment'.")
         return service.record_feedback(s, state, body.explanation, irrelevant=body.irrelevant,
                                        relevant=body.relevant, label=body.label, rating=body.rating,
                                        comment=body.comment, author=body.author,
-                                       uploads=Path(s.path).parent / "lumos-uploads")
+                                       uploads=Path(s.path).parent / "lumos-uploads",
+                                       irrelevant_regions=body.irrelevant_regions,
+                                       relevant_regions=body.relevant_regions)
 
     @api.get("/feedback")
     def list_feedback(model: str | None = None, limit: int = 50) -> dict[str, Any]:
@@ -473,7 +513,7 @@ def create_app(models: Sequence[Any] | Mapping[str, Any] = ("tweets-sentiment",)
         adapter = state.get(body.model)
         s = _store()
         _data(adapter)  # the same checks as the Data view (texts or tables, a dataset known)
-        # Retrain on the training split (the Data view shows the test split); a CSV file has no splits.
+        # Retrain on the training split (the Data view shows the test split); a CSV or Parquet file has no splits.
         labelled = load_labelled(data or adapter.card.get("dataset"), adapter.class_names, split="train",
                                  argument="--data")
         if not 1 <= body.epochs <= 20:

@@ -247,6 +247,8 @@ def explain_input(models: Models, adapter: ModelAdapter, example: Any, reads: st
     for method in instances:
         e = method.attribute(example, target=target)
         record = {"explanation": e, "model": out["model"], "input": example, "image_bytes": image_bytes}
+        if reads == "images":
+            record["regions"] = image_regions(adapter, method, example)
         if isinstance(example, np.ndarray) and reads == "tables":
             record["row"] = [float(v) for v in np.asarray(example).reshape(-1)]
         entry = {"id": models.remember(record), "method": e.method, "target": e.target_label,
@@ -260,6 +262,9 @@ def explain_input(models: Models, adapter: ModelAdapter, example: Any, reads: st
                     else pixel_map(e))
             entry["overlay"] = "data:image/png;base64," + png_base64(
                 overlay(example, heat, signed=bool((heat < 0).any())), scale=scale)
+            labels = record["regions"]
+            entry["regions"] = {"height": int(labels.shape[0]), "width": int(labels.shape[1]),
+                                "n": int(labels.max()) + 1, "labels": labels.reshape(-1).tolist()}
         else:
             values = np.asarray(e.values, dtype=np.float64).reshape(-1)
             entry["pieces"] = {"labels": [str(f) for f in e.features], "values": values.tolist()}
@@ -269,6 +274,36 @@ def explain_input(models: Models, adapter: ModelAdapter, example: Any, reads: st
                                   "index": list(e.word_index) if e.word_index is not None else None}
         out["methods"].append(entry)
     return json_ready(out)
+
+
+def image_regions(adapter: ModelAdapter, method: Any, example: np.ndarray) -> np.ndarray:
+    """The regions people mark on an image explanation: (H, W) segment numbers of the image masker's segments
+    (the method's own masker for a perturbation method, whose features they are; the model's default masker, as
+    occlusion would use, for a pixel method)."""
+    masker = method.masker if isinstance(method, PerturbationMethod) else adapter.default_masker()
+    prepared = masker.prepare(example)
+    return np.asarray(masker.to_pixels(prepared, np.arange(prepared.n_features)), dtype=np.int64)
+
+
+def region_features(regions: np.ndarray, chosen: Sequence[int], name: str) -> list[int]:
+    """The pixels (indices in raster order, the features of a pixel explanation) of the regions ``chosen`` of an
+    image (see :func:`image_regions`)."""
+    n = int(regions.max()) + 1
+    bad = [r for r in chosen if isinstance(r, bool) or not isinstance(r, int) or not 0 <= r < n]
+    if bad:
+        raise InvalidArgumentError(f"The '{name}' field must list regions 0..{n - 1} of the image. Got {bad[:5]}.")
+    return np.flatnonzero(np.isin(regions.reshape(-1), list(chosen))).tolist()
+
+
+def pixel_explanation(e: Explanation, regions: np.ndarray) -> Explanation:
+    """An explanation over an image's segments as one over its pixels (each pixel has its segment's value): the
+    feedback store keeps image marks on pixels, the positions retraining penalises."""
+    from ..explanation import Grid
+
+    def spread(v: Any) -> Any:
+        return None if v is None else np.asarray(v, dtype=np.float64)[regions].reshape(-1)
+
+    return e.with_values(features=Grid(*regions.shape), values=spread(e.values), stderr=spread(e.stderr))
 
 
 def data_page(adapter: ModelAdapter, labelled: Any, probs: Mapping[int, np.ndarray], indices: Sequence[int]
@@ -343,14 +378,32 @@ def generate_view(adapter: ModelAdapter, prompt: str, methods: Sequence[str], ma
 
 def record_feedback(store: Any, models: Models, explanation_id: str, *, irrelevant: Sequence[int] = (),
                     relevant: Sequence[int] = (), label: str | None = None, rating: int | None = None,
-                    comment: str | None = None, author: str | None = None, uploads: Path | None = None
+                    comment: str | None = None, author: str | None = None, uploads: Path | None = None,
+                    irrelevant_regions: Sequence[int] = (), relevant_regions: Sequence[int] = ()
                     ) -> dict[str, Any]:
-    """Store feedback on a remembered explanation (marks index its pieces); the stored record as JSON."""
+    """Store feedback on a remembered explanation (marks index its pieces; on an image, marked regions stand for
+    their pixels, and an explanation over segments is stored as its pixel map, see :func:`pixel_explanation`);
+    the stored record as JSON."""
+    from ..explanation import Grid
     from ..feedback import Feedback
 
     record = models.recall(explanation_id)
     e: Explanation = record["explanation"]
     adapter = models.get(record["model"])
+    regions = record.get("regions")
+    if (irrelevant_regions or relevant_regions) and regions is None:
+        raise InvalidArgumentError("The 'irrelevant_regions' and 'relevant_regions' fields mark regions of an image "
+                                   "explanation; this explanation is not of an image (use 'irrelevant' / 'relevant').")
+    if regions is not None:
+        if not isinstance(e.features, Grid):  # over the segments: its feature indices are the regions
+            irrelevant_regions, relevant_regions = [*irrelevant, *irrelevant_regions], [*relevant, *relevant_regions]
+            irrelevant, relevant = (), ()
+            e = pixel_explanation(e, regions)
+        elif e.features.shape != regions.shape:
+            raise InvalidArgumentError(f"The explanation's pixels {e.features.shape} differ from the image's regions "
+                                       f"{regions.shape}: mark its pixels with 'irrelevant' / 'relevant'.")
+        irrelevant = sorted({*irrelevant, *region_features(regions, irrelevant_regions, "irrelevant_regions")})
+        relevant = sorted({*relevant, *region_features(regions, relevant_regions, "relevant_regions")})
     image_path = None
     if record.get("image_bytes") is not None:
         if uploads is None:

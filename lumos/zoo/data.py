@@ -1,4 +1,4 @@
-"""Labelled data from the names people type: a zoo dataset, a CSV file, or a directory of image files.
+"""Labelled data from the names people type: a zoo dataset, a CSV (or Parquet) file, or a directory of image files.
 
 Every command, report and analysis turns its ``data`` argument into inputs and labels here, so that a name means
 the same thing everywhere and a bad one fails with the same message. What a zoo dataset holds is declared by
@@ -102,13 +102,13 @@ def _check_classes(ds: Any, data: str, class_names: Sequence[str]) -> Any:
 MAX_CSV_FIELD = 64 * 1024 * 1024
 
 
-def _csv_file(data: str, argument: str, holding: str) -> Path:
+def _csv_file(data: str, argument: str, holding: str, files: str = "a CSV file") -> Path:
     """The path of a CSV file, checked whole before any reader sees it: UTF-8, not empty, a header, and every row
     as long as the header (a stray comma would shift a text into the label column)."""
     path = Path(data).expanduser()
     if not path.is_file():
         what = " (a directory)" if path.is_dir() else ""
-        raise InvalidArgumentError(f"The {argument!r} argument must be a zoo dataset ({_names()}) or a CSV file "
+        raise InvalidArgumentError(f"The {argument!r} argument must be a zoo dataset ({_names()}) or {files} "
                                    f"with {holding}. Got {data!r}{what}, which is neither.")
     _check_csv(path, argument)
     return path
@@ -180,13 +180,45 @@ def _read_table(path: Path, class_names: Sequence[str], label: str) -> Labelled:
     """Every column of a CSV file but ``label`` as features (a DataFrame), and ``label`` as the labels."""
     import pandas as pd
 
-    frame = pd.read_csv(path, encoding="utf-8-sig")
+    return _from_frame(pd.read_csv(path, encoding="utf-8-sig"), path, class_names, label, "CSV")
+
+
+def _from_frame(frame: Any, path: Path, class_names: Sequence[str], label: str, what: str) -> Labelled:
+    """A file's table as :class:`Labelled`: every column but ``label`` as features, ``label`` as the labels."""
     if label not in frame.columns:
-        raise InvalidArgumentError(f"The CSV file {str(path)!r} must have a {label!r} column. "
+        raise InvalidArgumentError(f"The {what} file {str(path)!r} must have a {label!r} column. "
                                    f"Got columns {list(frame.columns)}.")
     labels = np.asarray([_label_index(v, class_names, f"Row {i} of {str(path)!r}")
                          for i, v in enumerate(frame[label].tolist())], dtype=np.int64)
     return Labelled(path.name, frame.drop(columns=[label]), labels)
+
+
+#: Suffixes of Parquet files (as :data:`lumos.jobs.data.KINDS` names them).
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+def _read_parquet(path: Path, class_names: Sequence[str], label: str, argument: str) -> Labelled:
+    """A Parquet file of texts (``text`` and ``label`` columns) or of a table (feature columns and ``label``)."""
+    import pandas as pd
+    import pyarrow as pa
+
+    where = f"The {argument!r} file {str(path)!r}"
+    try:
+        frame = pd.read_parquet(path)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise InvalidArgumentError(f"{where} is not a readable Parquet file: {exc}.") from None
+    if frame.empty:
+        raise InvalidArgumentError(f"{where} has no rows.")
+    if "text" not in frame.columns:
+        return _from_frame(frame, path, class_names, label, "Parquet")
+    labelled = _from_frame(frame[["text", label]] if label in frame.columns else frame, path, class_names, label,
+                           "Parquet")
+    texts = labelled.inputs["text"].tolist()
+    bad = [i for i, t in enumerate(texts) if not isinstance(t, str) or not t.strip()]
+    if bad:
+        raise InvalidArgumentError(f"{where}: the 'text' column must hold non-empty strings; row {bad[0]} holds "
+                                   f"{texts[bad[0]]!r}.")
+    return Labelled(path.name, texts, labelled.labels)
 
 
 def load_labelled_texts(data: str, class_names: Sequence[str], *, split: str = "test",
@@ -222,13 +254,15 @@ def load_labelled_texts(data: str, class_names: Sequence[str], *, split: str = "
 
 def load_labelled(data: str, class_names: Sequence[str], *, split: str = "test", label: str = "label",
                   argument: str = "data") -> Labelled:
-    """A zoo dataset's ``split`` (texts or a table), or a CSV file of texts or of a table, as :class:`Labelled`.
+    """A zoo dataset's ``split`` (texts or a table), or a CSV or Parquet file of texts or of a table, as
+    :class:`Labelled`.
 
     Parameters
     ----------
     data : str
-        Zoo dataset name or path of a CSV file: texts (columns ``text`` and ``label``) or a table (feature
-        columns and the ``label`` column). Labels may be class names or class indices.
+        Zoo dataset name or path of a CSV or Parquet (``.parquet``, ``.pq``) file: texts (columns ``text`` and
+        ``label``) or a table (feature columns and the ``label`` column). Labels may be class names or class
+        indices.
     class_names : sequence of str
         The model's classes; a zoo dataset must have the same.
     split : {"train", "validation", "test"}, default "test"
@@ -249,7 +283,11 @@ def load_labelled(data: str, class_names: Sequence[str], *, split: str = "test",
         if ds.kind == "tables":
             return Labelled(f"{data} ({split})", part.frame, np.asarray(part.labels), ds.train.frame)
         return Labelled(f"{data} ({split})", list(part.texts), np.asarray(part.labels), list(ds.train.texts))
-    path = _csv_file(data, argument, f"a {label!r} column (and 'text' for texts)")
+    holding = f"a {label!r} column (and 'text' for texts)"
+    given = Path(data).expanduser()
+    if given.suffix.lower() in PARQUET_SUFFIXES and given.is_file():
+        return _read_parquet(given, class_names, label, argument)
+    path = _csv_file(data, argument, holding, "a CSV or Parquet file")
     if "text" in _header(path):
         texts = _read_texts(path, class_names, label)
         return Labelled(texts.name, list(texts.texts), texts.labels)

@@ -152,6 +152,43 @@ def test_data_pages_with_predictions(client, app):
     assert client.get("/api/data", params={"model": "digits-cnn"}).status_code == 400
 
 
+def test_data_view_reads_the_users_parquet_file(app, tmp_path):
+    """--data FILE.parquet: the Data view pages the file's rows (a table here) with the model's predictions, and a
+    file that is not Parquet is a 400 naming --data."""
+    from fastapi.testclient import TestClient
+
+    from lumos.server import create_app
+
+    adapter = app.state.models.get("breast-cancer-mlp")
+    frame = _seven_rows(adapter)
+    frame.to_parquet(tmp_path / "mine.parquet", index=False)
+    served = create_app({"mlp": adapter}, token=TOKEN, data=str(tmp_path / "mine.parquet"))
+    with TestClient(served, base_url="http://127.0.0.1:8765", headers={"X-Lumos-Token": TOKEN}) as c:
+        page = c.get("/api/data", params={"offset": 4, "limit": 10}).json()
+        assert page["name"] == "mine.parquet" and page["total"] == 7 and len(page["rows"]) == 3
+        rows = frame.iloc[4:]
+        probs = adapter.predict_proba(adapter.split_inputs(rows[list(adapter.feature_names)])[0])
+        for row, (_, want), p in zip(page["rows"], rows.iterrows(), probs):
+            assert row["input"] == {k: pytest.approx(v) for k, v in want.drop("label").items()}
+            assert row["label"] == want["label"] and row["confidence"] == pytest.approx(float(p.max()), abs=1e-5)
+            assert row["predicted"] == adapter.class_names[int(p.argmax())]
+    (tmp_path / "fake.parquet").write_text("not parquet", encoding="utf-8")
+    broken = create_app({"mlp": adapter}, token=TOKEN, data=str(tmp_path / "fake.parquet"))
+    with TestClient(broken, base_url="http://127.0.0.1:8765", headers={"X-Lumos-Token": TOKEN}) as c:
+        r = c.get("/api/data")
+        assert r.status_code == 400 and "'--data' file" in r.json()["error"] and "Parquet" in r.json()["error"]
+
+
+def _seven_rows(adapter):
+    """Seven rows of the breast-cancer test split with their labels by name, as a DataFrame."""
+    from lumos.zoo.data import load_labelled
+
+    labelled = load_labelled("breast-cancer", adapter.class_names).head(7)
+    frame = labelled.inputs[list(adapter.feature_names)].copy()
+    frame["label"] = [adapter.class_names[int(i)] for i in labelled.labels]
+    return frame
+
+
 def test_explain_a_dataset_row_by_index(client):
     """A Data row is explained by its index."""
     page = client.get("/api/data", params={"offset": 0, "limit": 1}).json()
@@ -192,6 +229,62 @@ def test_jobs_run_in_the_background_and_can_be_cancelled(client):
     assert any(x["id"] == long["id"] for x in client.get("/api/jobs").json()["jobs"])
 
 
+def _events(lines) -> list[dict]:
+    """The ``job`` events of a Server-Sent Events stream, parsed from its lines."""
+    import json
+
+    events, name = [], None
+    for line in lines:
+        if line.startswith("event:"):
+            name = line.split(":", 1)[1].strip()
+        elif line.startswith("data:") and name == "job":
+            events.append(json.loads(line.split(":", 1)[1]))
+    return events
+
+
+def test_job_progress_streams_as_server_sent_events(client):
+    """GET /api/jobs/{id}/events streams the job's progress (token in the query, as EventSource sends it) rising
+    to done, and ends with the finished job; a cancelled job's stream ends with 'cancelled'."""
+    from fastapi.testclient import TestClient
+
+    bare = TestClient(client.app, base_url="http://127.0.0.1:8765")
+    job = client.post("/api/jobs", json={"kind": "explain", "method": "occlusion", "n": 16}).json()
+    assert bare.get(f"/api/jobs/{job['id']}/events").status_code == 401
+    with bare.stream("GET", f"/api/jobs/{job['id']}/events", params={"token": TOKEN}) as r:
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+        events = _events(r.iter_lines())
+    done = [e["done"] for e in events]
+    assert events[0]["state"] == "running" and len(events) >= 2
+    assert done == sorted(done) and len(set(done)) == len(done)  # one event per change, never backwards
+    assert events[-1]["state"] == "done" and done[-1] == 16 and events[-1]["result"]["n"] == 16
+    assert all(e["state"] == "running" for e in events[:-1])
+    assert events[-1]["result"] == client.get(f"/api/jobs/{job['id']}").json()["result"]
+    long = client.post("/api/jobs", json={"kind": "explain", "method": "occlusion", "n": 400}).json()
+    client.delete(f"/api/jobs/{long['id']}")
+    with client.stream("GET", f"/api/jobs/{long['id']}/events") as r:
+        events = _events(r.iter_lines())
+    assert events[-1]["state"] == "cancelled" and events[-1]["done"] < 400
+    assert client.get("/api/jobs/job-999/events").status_code == 404
+
+
+def test_an_open_event_stream_does_not_hold_the_work_queue(live_server):
+    """While a job's event stream is open on the real server, an explain request is answered, and the stream then
+    runs to the job's end."""
+    import httpx
+
+    with httpx.Client(base_url=live_server, headers={"X-Lumos-Token": TOKEN}, timeout=120) as http:
+        job = http.post("/api/jobs", json={"kind": "explain", "method": "occlusion", "n": 16}).json()
+        with httpx.stream("GET", f"{live_server}/api/jobs/{job['id']}/events", params={"token": TOKEN},
+                          timeout=120) as stream:
+            lines = stream.iter_lines()
+            first = _events([next(lines), next(lines)])[0]
+            assert first["state"] == "running"
+            r = http.post("/api/explain", json={"text": TEXT, "methods": ["occlusion"]})
+            assert r.status_code == 200 and r.json()["text"] == TEXT
+            events = _events(lines)
+    assert events[-1]["state"] == "done" and events[-1]["done"] == 16
+
+
 def test_feedback_is_stored_in_the_store(client, explained, store_path):
     """Marks on an explanation's pieces land in the SQLite store, read back by a fresh FeedbackStore."""
     from lumos.feedback import FeedbackStore
@@ -206,6 +299,37 @@ def test_feedback_is_stored_in_the_store(client, explained, store_path):
     assert client.post("/api/feedback", json={"explanation": ig["id"]}).status_code == 400
     assert client.post("/api/feedback", json={"explanation": ig["id"], "irrelevant": [99]}).status_code == 400
     assert client.post("/api/feedback", json={"explanation": "nope", "irrelevant": [0]}).status_code == 404
+
+
+def test_image_regions_are_stored_as_their_pixels(client, store_path):
+    """An image explanation lists its regions (the image masker's segments, a 4 x 4 grid for 8 x 8 digits); marked
+    regions are stored as the pixels they cover, for a pixel method and for occlusion (whose features they are)."""
+    from lumos.feedback import FeedbackStore
+    from lumos.maskers.image import segment
+
+    r = client.post("/api/explain/image", files={"image": ("x.png", _png(), "image/png")},
+                    data={"model": "digits-cnn", "methods": "grad_cam,occlusion"}).json()
+    cells = segment(np.zeros((8, 8, 1)), "grid", grid=4).reshape(-1)
+    for m in r["methods"]:
+        regions = m["regions"]
+        assert (regions["height"], regions["width"], regions["n"]) == (8, 8, 16)
+        assert regions["labels"] == cells.tolist()
+        saved = client.post("/api/feedback", json={"explanation": m["id"], "irrelevant_regions": [0, 5],
+                                                   "relevant_regions": [15]})
+        assert saved.status_code == 200, saved.text
+        record = FeedbackStore(store_path).get(saved.json()["id"])
+        assert record.kind == "image" and record.features.shape == (8, 8) and record.method == m["method"]
+        assert record.irrelevant == tuple(np.flatnonzero(np.isin(cells, [0, 5])))
+        assert record.relevant == tuple(np.flatnonzero(cells == 15))
+    occlusion = r["methods"][1]
+    record = FeedbackStore(store_path).get(saved.json()["id"])  # occlusion's values spread over its cells' pixels
+    assert all(np.ptp(record.values[cells == c]) == 0 for c in range(16))
+    assert record.values.sum() == pytest.approx(4 * occlusion["sum"])  # each cell covers 4 pixels
+    bad = client.post("/api/feedback", json={"explanation": occlusion["id"], "irrelevant_regions": [16]})
+    assert bad.status_code == 400 and "regions 0..15" in bad.json()["error"]
+    text = client.post("/api/explain", json={"text": TEXT, "methods": ["occlusion"]}).json()["methods"][0]
+    bad = client.post("/api/feedback", json={"explanation": text["id"], "irrelevant_regions": [0]})
+    assert bad.status_code == 400 and "not of an image" in bad.json()["error"]
 
 
 def test_token_is_required(client):

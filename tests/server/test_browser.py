@@ -121,6 +121,41 @@ def test_image_upload_shows_an_overlay(page, shots, tmp_path):
     page.select_option("#model", "tweets-sentiment")
 
 
+def test_mark_image_regions_is_stored(page, store_path, tmp_path, shots):
+    """Clicking the image model's overlay marks the grid cell under the pointer (once: irrelevant, twice:
+    relevant); saving stores the marks on that cell's pixels."""
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    from lumos.feedback import FeedbackStore
+    from lumos.maskers.image import segment
+
+    path = tmp_path / "digit.png"
+    digit = load_digits().images[1] / 16.0
+    Image.fromarray((np.repeat(digit[..., None], 3, axis=2) * 255).astype(np.uint8)).save(path)
+    page.select_option("#model", "digits-cnn")
+    page.set_input_files("#explain-image", str(path))
+    for box in page.query_selector_all("#explain-methods input"):
+        box.set_checked(box.get_attribute("value") == "grad_cam")
+    page.click("#explain-go")
+    canvas = ".method-card[data-method='grad_cam'] canvas.regions"
+    page.wait_for_selector(canvas, timeout=20000)
+    size = page.eval_on_selector(canvas, "c => c.getBoundingClientRect().width")
+    page.click(canvas, position={"x": 2, "y": 2})                        # the top-left cell: irrelevant
+    page.click(canvas, position={"x": size - 2, "y": size - 2})          # the bottom-right cell: relevant
+    page.click(canvas, position={"x": size - 2, "y": size - 2})
+    assert page.get_attribute(canvas, "data-irrelevant") == "0"
+    page.screenshot(path=str(shots / "explain-image-marks.png"), full_page=True)
+    page.click(".method-card .save-feedback")
+    page.wait_for_function("() => document.querySelector('.method-card .saved').textContent.startsWith('saved')")
+    record = FeedbackStore(store_path).get(int(page.text_content(".method-card .saved").split()[-1]))
+    cells = segment(np.zeros((8, 8, 1)), "grid", grid=4).reshape(-1)  # the digits model's image masker: 4 x 4 cells
+    assert record.kind == "image" and record.method == "grad_cam" and len(record.features) == 64
+    assert record.irrelevant == tuple(np.flatnonzero(cells == cells[0]))
+    assert record.relevant == tuple(np.flatnonzero(cells == cells[-1]))
+    page.select_option("#model", "tweets-sentiment")
+
+
 def test_data_view_pages(page, shots):
     """The Data view shows 20 rows with predictions; next shows the following 20."""
     page.click("#tabs button[data-view=data]")
@@ -132,6 +167,23 @@ def test_data_view_pages(page, shots):
     page.wait_for_function("() => document.querySelector('#data-table tbody tr')?.dataset.index === '20'")
     assert page.get_attribute("#data-table tbody tr", "data-index") == "20"
     assert "rows 21–40" in page.text_content("#data-info")
+
+
+def test_evaluate_job_progress_streams_and_cancels(page):
+    """'Evaluate all rows' follows the job through its event stream (no polling): the progress bar rises, and
+    Cancel ends it as cancelled."""
+    requests = []
+    page.on("request", lambda r: requests.append((r.method, r.url)))
+    page.click("#tabs button[data-view=data]")
+    page.click("#data-evaluate")
+    page.wait_for_function("() => document.getElementById('data-progress').value > 0", timeout=20000)
+    page.click("#data-cancel")
+    page.wait_for_function("() => document.getElementById('data-job').textContent === 'job cancelled'",
+                           timeout=20000)
+    assert page.is_hidden("#data-cancel")
+    streams = [u for m, u in requests if "/events?token=" in u]
+    polls = [u for m, u in requests if m == "GET" and "/api/jobs/job-" in u and "/events" not in u]
+    assert len(streams) == 1 and polls == [], requests
 
 
 def test_compare_and_feedback_views(page, shots):

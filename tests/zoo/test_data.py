@@ -89,3 +89,29 @@ def test_a_bad_csv_label_names_the_line(tmp_path):
     path.write_text("text,label\nfine,neutral\nawful,angry\n", encoding="utf-8")
     with pytest.raises(InvalidArgumentError, match="Line 3 of .*: label 'angry' is not one of"):
         load_labelled(str(path), CLASSES)
+
+
+def test_a_parquet_file_reads_as_its_csv_twin(tmp_path):
+    """A Parquet file of texts or of a table gives what the same data as CSV gives; a file that is not Parquet, or
+    one without texts where it has a 'text' column, is a clear error naming the argument."""
+    texts = pd.DataFrame({"text": ["so late again", "thanks a lot"], "label": ["negative", "2"]})
+    table = pd.DataFrame({"a": [1.5, 2.0, -1.0], "b": [0.0, 3.0, 4.5], "label": [0, 1, 1]})
+    for frame, name in ((texts, "texts"), (table, "table")):
+        frame.to_csv(tmp_path / f"{name}.csv", index=False)
+        frame.to_parquet(tmp_path / f"{name}.parquet", index=False)
+        csv, parquet = (load_labelled(str(tmp_path / f"{name}.{suffix}"), CLASSES) for suffix in ("csv", "parquet"))
+        assert parquet.kind == csv.kind and parquet.labels.tolist() == csv.labels.tolist()
+        assert parquet.name == f"{name}.parquet"
+        if csv.kind == "tables":
+            pd.testing.assert_frame_equal(parquet.inputs, csv.inputs)
+        else:
+            assert parquet.inputs == csv.inputs == ["so late again", "thanks a lot"]
+    (tmp_path / "fake.parquet").write_text("text,label\nhello,0\n", encoding="utf-8")
+    with pytest.raises(InvalidArgumentError, match="'--data' file .*not a readable Parquet file"):
+        load_labelled(str(tmp_path / "fake.parquet"), CLASSES, argument="--data")
+    pd.DataFrame({"text": ["fine", None], "label": [0, 1]}).to_parquet(tmp_path / "holes.parquet")
+    with pytest.raises(InvalidArgumentError, match="row 1"):
+        load_labelled(str(tmp_path / "holes.parquet"), CLASSES)
+    pd.DataFrame({"a": [1.0], "label": ["upward"]}).to_parquet(tmp_path / "wrong.parquet")
+    with pytest.raises(InvalidArgumentError, match="upward"):
+        load_labelled(str(tmp_path / "wrong.parquet"), CLASSES)

@@ -48,10 +48,25 @@ export function status(text, error = false) {
   s.classList.toggle("error", error);
 }
 
-// Poll a background job until it ends; onProgress(job) after each poll.
-export async function watchJob(id, onProgress) {
+// Follow a background job until it ends: its progress streamed as Server-Sent Events (EventSource cannot send
+// headers, so the token goes in the query); onProgress(job) on each event. Polling is only the fallback for a
+// stream that breaks before the job ends.
+export function watchJob(id, onProgress) {
+  const path = `jobs/${encodeURIComponent(id)}`;
+  return new Promise((resolve, reject) => {
+    const source = new EventSource(`api/${path}/events?token=${encodeURIComponent(token)}`);
+    source.addEventListener("job", (event) => {
+      const job = JSON.parse(event.data);
+      onProgress(job);
+      if (job.state !== "running") { source.close(); resolve(job); }
+    });
+    source.onerror = () => { source.close(); pollJob(path, onProgress).then(resolve, reject); };
+  });
+}
+
+async function pollJob(path, onProgress) {
   for (;;) {
-    const job = await api(`jobs/${encodeURIComponent(id)}`);
+    const job = await api(path);
     onProgress(job);
     if (job.state !== "running") return job;
     await new Promise((r) => setTimeout(r, 400));

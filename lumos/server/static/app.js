@@ -105,7 +105,8 @@ function methodCard(m, result) {
   for (const [k, v] of Object.entries(m.diagnostics || {})) bits.push(`${k} ${fmt(v)}`);
   card.append(el("div", { cls: "meta", text: bits.join(" · ") }));
   if (m.overlay) {
-    card.append(el("img", { cls: "overlay", attrs: { src: m.overlay, alt: `${m.method} overlay` } }));
+    const img = el("img", { cls: "overlay", attrs: { src: m.overlay, alt: `${m.method} overlay` } });
+    card.append(m.regions ? regionBox(img, m.regions) : img);
   } else {
     const words = unit() === "words" && m.words;
     const shown = words ? m.words : m.pieces;
@@ -122,6 +123,50 @@ function methodCard(m, result) {
   }
   card.append(feedbackForm(m, result));
   return card;
+}
+
+// The image's regions (the image masker's segments) on a canvas over the overlay: a click cycles the region under
+// the pointer through irrelevant, relevant and unmarked; the marks live in the canvas's dataset.
+const REGION_TINT = { irrelevant: [180, 35, 24, 150], relevant: [6, 118, 71, 150] };
+
+function regionBox(img, regions) {
+  const canvas = el("canvas", { cls: "regions", attrs: { width: regions.width, height: regions.height,
+    title: "click a region to mark it irrelevant (again: relevant; again: unmarked)" } });
+  const marks = new Map();
+  canvas.addEventListener("click", (event) => {
+    const box = canvas.getBoundingClientRect();
+    const col = Math.min(regions.width - 1, Math.floor(((event.clientX - box.left) / box.width) * regions.width));
+    const row = Math.min(regions.height - 1, Math.floor(((event.clientY - box.top) / box.height) * regions.height));
+    const region = regions.labels[row * regions.width + col];
+    const now = marks.get(region);
+    if (now === undefined) marks.set(region, "irrelevant");
+    else if (now === "irrelevant") marks.set(region, "relevant");
+    else marks.delete(region);
+    for (const mark of ["irrelevant", "relevant"]) {
+      canvas.dataset[mark] = [...marks].filter(([, m]) => m === mark).map(([r]) => r).sort((a, b) => a - b).join(",");
+    }
+    drawRegions(canvas, regions, marks);
+  });
+  drawRegions(canvas, regions, marks);
+  return el("div", { cls: "region-box" }, img, canvas);
+}
+
+function drawRegions(canvas, regions, marks) {
+  const { width, height, labels } = regions;
+  const ctx = canvas.getContext("2d");
+  const pixels = ctx.createImageData(width, height);
+  for (let i = 0; i < labels.length; i++) {
+    const x = i % width;
+    const edge = (x + 1 < width && labels[i + 1] !== labels[i]) || (i + width < labels.length && labels[i + width] !== labels[i]);
+    const tint = REGION_TINT[marks.get(labels[i])] || (edge ? [255, 255, 255, 90] : [0, 0, 0, 0]);
+    pixels.data.set(tint, 4 * i);
+  }
+  ctx.putImageData(pixels, 0, 0);
+}
+
+function markedRegions(card, mark) {
+  const canvas = card.querySelector("canvas.regions");
+  return canvas && canvas.dataset[mark] ? canvas.dataset[mark].split(",").map(Number) : [];
 }
 
 function cycleMark(span) {
@@ -152,7 +197,8 @@ function feedbackForm(m, result) {
   save.addEventListener("click", async () => {
     const card = save.closest(".method-card");
     const body = { explanation: m.id, irrelevant: markedPieces(card, m, "irrelevant"),
-      relevant: markedPieces(card, m, "relevant"), label: label.value || null,
+      relevant: markedPieces(card, m, "relevant"), irrelevant_regions: markedRegions(card, "irrelevant"),
+      relevant_regions: markedRegions(card, "relevant"), label: label.value || null,
       rating: rating.value ? Number(rating.value) : null, comment: comment.value || null };
     try {
       const saved = await api("feedback", { method: "POST", body });
