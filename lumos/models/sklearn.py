@@ -110,7 +110,44 @@ class _TabularMixin:
         return 0
 
 
-class SklearnAdapter(_TabularMixin, ModelAdapter):
+class _SklearnBase(_TabularMixin, ModelAdapter):
+    """What the scikit-learn adapters share: the fitted estimator, its feature names, and batches of rows given
+    to it as it was fitted (a DataFrame with its own column names, or an array)."""
+
+    input_description = "a numeric row"
+
+    def _set_estimator(self, estimator: Any, feature_names: Sequence[str] | None, background: Any,
+                       batch_size: int, name: str | None) -> None:
+        owner = type(self).__name__
+        self.estimator = estimator
+        self.feature_names = _names_from(feature_names, estimator, background)
+        n_in = getattr(estimator, "n_features_in_", None)
+        if self.feature_names is None and n_in is not None:
+            self.feature_names = tuple(f"x{i}" for i in range(int(n_in)))
+        self._frame_input = getattr(estimator, "feature_names_in_", None) is not None
+        self.batch_size = check_int(batch_size, "batch_size", owner=owner, minimum=1)
+        self.name = name or type(estimator).__name__
+        self._set_background(background, owner)
+
+    def split_inputs(self, inputs: Any) -> tuple[list[np.ndarray], bool]:
+        rows, single = table_rows(inputs, self.feature_names, type(self).__name__)
+        return list(rows), single
+
+    def fingerprint(self, example: np.ndarray) -> bytes:
+        return np.ascontiguousarray(example, dtype=np.float64).tobytes()
+
+    def _batch(self, rows: Sequence[np.ndarray]) -> Any:
+        """One batch of rows as float64, as a DataFrame with the estimator's own column names when it was fitted
+        on one."""
+        chunk = np.asarray(np.stack(rows), dtype=np.float64)
+        if self._frame_input:
+            import pandas as pd
+
+            chunk = pd.DataFrame(chunk, columns=list(self.estimator.feature_names_in_))
+        return chunk
+
+
+class SklearnAdapter(_SklearnBase):
     """Wrap a fitted scikit-learn classifier; outputs are its ``predict_proba``.
 
     Parameters
@@ -128,7 +165,6 @@ class SklearnAdapter(_TabularMixin, ModelAdapter):
     """
 
     output_kind = "probabilities"
-    input_description = "a numeric row"
 
     def __init__(self, estimator: Any, *, class_names: Sequence[str] | None = None,
                  feature_names: Sequence[str] | None = None, background: Any = None, batch_size: int = 4096,
@@ -140,38 +176,18 @@ class SklearnAdapter(_TabularMixin, ModelAdapter):
         if class_names is None and classes is None:
             raise InvalidArgumentError("The 'estimator' of SklearnAdapter is not fitted (no classes_); fit it or "
                                        "pass class_names.")
-        self.estimator = estimator
         self.class_names = tuple(str(c) for c in (class_names if class_names is not None else classes))
         if classes is not None and len(classes) != len(self.class_names):
             raise InvalidArgumentError(f"The 'class_names' of SklearnAdapter must name {len(classes)} classes. "
                                        f"Got {len(self.class_names)}.")
-        self.feature_names = _names_from(feature_names, estimator, background)
-        n_in = getattr(estimator, "n_features_in_", None)
-        if self.feature_names is None and n_in is not None:
-            self.feature_names = tuple(f"x{i}" for i in range(int(n_in)))
-        self._frame_input = getattr(estimator, "feature_names_in_", None) is not None
-        self.batch_size = check_int(batch_size, "batch_size", owner="SklearnAdapter", minimum=1)
-        self.name = name or type(estimator).__name__
-        self._set_background(background, "SklearnAdapter")
-
-    def split_inputs(self, inputs: Any) -> tuple[list[np.ndarray], bool]:
-        rows, single = table_rows(inputs, self.feature_names, "SklearnAdapter")
-        return list(rows), single
-
-    def fingerprint(self, example: np.ndarray) -> bytes:
-        return np.ascontiguousarray(example, dtype=np.float64).tobytes()
+        self._set_estimator(estimator, feature_names, background, batch_size, name)
 
     def outputs(self, rows: Sequence[np.ndarray]) -> np.ndarray:
         """``predict_proba`` of one batch of rows, (len(rows), n_classes) float64."""
-        chunk = np.asarray(np.stack(rows), dtype=np.float64)
-        if self._frame_input:  # fitted on a DataFrame: give it one, with its own column names
-            import pandas as pd
-
-            chunk = pd.DataFrame(chunk, columns=list(self.estimator.feature_names_in_))
-        return np.asarray(self.estimator.predict_proba(chunk), dtype=np.float64)
+        return np.asarray(self.estimator.predict_proba(self._batch(rows)), dtype=np.float64)
 
 
-class SklearnRegressorAdapter(_TabularMixin, ModelAdapter):
+class SklearnRegressorAdapter(_SklearnBase):
     """Wrap a fitted scikit-learn regressor; outputs are its ``predict``, one column per predicted value.
 
     The adapter's ``task`` is "regressor" and its ``output_kind`` "values": methods explain the predicted
@@ -188,7 +204,6 @@ class SklearnRegressorAdapter(_TabularMixin, ModelAdapter):
 
     task = "regressor"
     output_kind = "values"
-    input_description = "a numeric row"
 
     def __init__(self, estimator: Any, *, output_names: Sequence[str] | None = None,
                  feature_names: Sequence[str] | None = None, background: Any = None, batch_size: int = 4096,
@@ -198,36 +213,16 @@ class SklearnRegressorAdapter(_TabularMixin, ModelAdapter):
         if not is_regressor(estimator):
             raise InvalidTypeError(f"The 'estimator' parameter of SklearnRegressorAdapter must be a fitted "
                                    f"scikit-learn regressor. Got {type(estimator).__name__}.")
-        n_in = getattr(estimator, "n_features_in_", None)
-        if n_in is None:
+        if getattr(estimator, "n_features_in_", None) is None:
             raise InvalidArgumentError("The 'estimator' of SklearnRegressorAdapter is not fitted (no "
                                        "n_features_in_); fit it first.")
-        self.estimator = estimator
-        self.feature_names = _names_from(feature_names, estimator, background) or tuple(
-            f"x{i}" for i in range(int(n_in)))
-        self._frame_input = getattr(estimator, "feature_names_in_", None) is not None
-        self.batch_size = check_int(batch_size, "batch_size", owner="SklearnRegressorAdapter", minimum=1)
-        self.name = name or type(estimator).__name__
-        self._set_background(background, "SklearnRegressorAdapter")
+        self._set_estimator(estimator, feature_names, background, batch_size, name)
         n_out = self.outputs([np.zeros(len(self.feature_names))]).shape[1]
         self.class_names = _output_names(output_names, n_out, "SklearnRegressorAdapter")
 
-    def split_inputs(self, inputs: Any) -> tuple[list[np.ndarray], bool]:
-        rows, single = table_rows(inputs, self.feature_names, "SklearnRegressorAdapter")
-        return list(rows), single
-
-    def fingerprint(self, example: np.ndarray) -> bytes:
-        return np.ascontiguousarray(example, dtype=np.float64).tobytes()
-
     def outputs(self, rows: Sequence[np.ndarray]) -> np.ndarray:
         """``predict`` of one batch of rows, (len(rows), n_outputs) float64."""
-        chunk = np.asarray(np.stack(rows), dtype=np.float64)
-        if self._frame_input:
-            import pandas as pd
-
-            chunk = pd.DataFrame(chunk, columns=list(self.estimator.feature_names_in_))
-        out = np.asarray(self.estimator.predict(chunk), dtype=np.float64)
-        return out.reshape(len(rows), -1)
+        return np.asarray(self.estimator.predict(self._batch(rows)), dtype=np.float64).reshape(len(rows), -1)
 
 
 def _output_names(names: Sequence[str] | None, n: int, owner: str) -> tuple[str, ...]:
