@@ -105,6 +105,12 @@ CLI_CASES = [
     (["retrain", "--model", "tweets-sentiment", "--lambda", "nan"], "--lambda"),
     (["retrain", "--model", "tweets-sentiment", "--out", "{files}/a-file.txt"], "existing file"),
     (["feedback", "export", "{out}/records.txt"], ".jsonl"),
+    (["embed", "--tensorboard", "{out}", "--n", "0"], "--n"),
+    (["embed", "--tensorboard", "{out}", "--sites", ","], "--sites"),
+    (["serve", "--port", "70000"], "--port"),
+    (["explain", "--data", "{files}/stray.csv", "--out", "{out}", "--shard-size", "0"], "--shard-size"),
+    (["explain", "--data", "{files}/stray.csv", "--out", "{out}", "--num-gpus", "nan"], "--num-gpus"),
+    (["explain", "--data", "{files}/stray.csv", "--out", "{out}", "--seed", "-1"], "--seed"),
     (["feedback", "export", "{files}"], "a directory"),
 ]
 

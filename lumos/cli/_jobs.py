@@ -9,6 +9,7 @@ from typing import Any, Callable
 import click
 
 from ..errors import InvalidArgumentError
+from ._common import SEED, count, number
 
 #: Options of a dataset job, gathered into the command's ``job`` argument (None when --data is not given).
 _JOB_OPTIONS = ("data", "column", "methods", "engine", "address", "num_workers", "num_gpus", "shard_size",
@@ -41,14 +42,14 @@ def job_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
                      help="With --data: in this process, or on Ray (pip install lumos[ray])."),
         click.option("--address", default=None, help="With --engine ray: the Ray cluster (default: a local Ray)."),
-        click.option("--num-workers", default=1, type=int, show_default=True,
+        click.option("--num-workers", default=1, type=count(1), show_default=True,
                      help="With --engine ray: actors, one model replica each."),
-        click.option("--num-gpus", default=0.0, type=float, show_default=True,
+        click.option("--num-gpus", default=0.0, type=number(0), show_default=True,
                      help="With --engine ray: GPUs per actor."),
-        click.option("--shard-size", default=None, type=int, help="With --data: examples per shard [default: 256]."),
+        click.option("--shard-size", default=None, type=count(1), help="With --data: examples per shard [default: 256]."),
         click.option("--on-error", type=click.Choice(["raise", "skip"]), default="raise", show_default=True,
                      help="With --data: stop at a bad row, or skip it and record it in the manifest."),
-        click.option("--seed", default=None, type=int, help="With --data: seed of sampling methods [default: 0]."),
+        click.option("--seed", default=None, type=SEED, help="With --data: seed of sampling methods [default: 0]."),
     ]
     for option in reversed(options):
         wrapper = option(wrapper)

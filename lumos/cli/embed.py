@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ._common import DEFAULT_MODEL, MODEL_HELP, friendly_errors, load_for_analysis, names
+from ._common import DEFAULT_MODEL, MODEL_HELP, count, friendly_errors, load_for_analysis, names
 
 
 @click.command()
@@ -13,7 +13,7 @@ from ._common import DEFAULT_MODEL, MODEL_HELP, friendly_errors, load_for_analys
                                            "zoo model's own dataset.")
 @click.option("--split", default="validation", show_default=True,
               type=click.Choice(["train", "validation", "test"]), help="Split embedded.")
-@click.option("--n", "n_examples", default=300, show_default=True, type=int, help="Examples embedded.")
+@click.option("--n", "n_examples", default=300, show_default=True, type=count(1), help="Examples embedded.")
 @click.option("--sites", default=None, help="Comma-separated site names or patterns (see `lumos layers`). "
                                             "[default: the embeddings and every block's output]")
 @click.option("--reduce", default="mean", show_default=True, type=click.Choice(["mean", "max", "first"]),
@@ -35,7 +35,7 @@ def embed(model: str, data: str | None, split: str, n_examples: int, sites: str 
     if labelled.kind != "texts":
         raise InvalidArgumentError("`lumos embed` needs a text model and text data (hidden states per token).")
     texts, labels = list(labelled.inputs[:n_examples]), np.asarray(labelled.labels[:n_examples])
-    acts = collect(adapter, texts, names(sites), reduce=reduce, progress=None)
+    acts = collect(adapter, texts, names(sites, "--sites"), reduce=reduce, progress=None)
     label_names = [adapter.class_names[int(i)] for i in labels]
     out = to_tensorboard(acts, tensorboard, metadata={"text": texts, "label": label_names})
     click.echo(f"Wrote {len(acts.sites)} embeddings ({', '.join(acts.sites)}) of {len(texts)} texts of "

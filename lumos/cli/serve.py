@@ -20,7 +20,7 @@ from .feedback import STORE_HELP
               help="The Data view's dataset: a zoo dataset, or a CSV or Parquet file with a 'label' column. "
                    "[default: each model's zoo dataset]")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option("--port", default=8765, show_default=True, type=int, help="Port to bind (0: any free port).")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535), help="Port to bind (0: any free port).")
 @click.option("--store", "store_path", default=None, metavar="PATH", help=STORE_HELP)
 @click.option("--token", default=None, help="Access token. [default: a random one, printed in the URL]")
 @click.option("--allow-remote", is_flag=True,
