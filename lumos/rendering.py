@@ -7,6 +7,7 @@ data) call these; the attribution colour is the report's (:func:`heat_color`, al
 
 from __future__ import annotations
 
+import re
 from html import escape
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -15,7 +16,7 @@ import numpy as np
 if TYPE_CHECKING:  # only for annotations: the result objects import this module, not the other way round
     from .explanation import Explanation, ExplanationSet
 
-__all__ = ["heat_color", "text", "table_html", "explanation_html", "explanation_set_html", "plot_explanation",
+__all__ = ["heat_color", "isolate", "text", "table_html", "explanation_html", "explanation_set_html", "plot_explanation",
            "plot_explanation_set", "iframe_html", "axes"]
 
 #: Features shown in an explanation's table (the largest |value| first).
@@ -32,6 +33,19 @@ def heat_color(value: float, scale: float) -> str:
         return "transparent"
     a = min(abs(value) / scale, 1.0) * 0.85
     return f"rgba(220,38,38,{a:.3f})" if value > 0 else f"rgba(37,99,235,{a:.3f})"
+
+
+#: Characters that change the direction of the text after them (embeddings, overrides, isolates, marks).
+_BIDI = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def isolate(text: Any) -> Any:
+    """``text`` as a first-strong isolate (U+2068 ... U+2069) when it holds direction controls, so that a class name
+    holding U+202E cannot flip the text after it; other values (numbers, markup already built) unchanged. For text
+    that may land in an attribute (the report's templates and SVG); element content here uses ``<bdi>``."""
+    if type(text) is str and _BIDI.search(text):
+        return "\u2068" + text + "\u2069"
+    return text
 
 
 def text(value: Any) -> str:

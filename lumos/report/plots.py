@@ -7,25 +7,13 @@ an SVG string is escaped here (the SVG is inserted as markup); numbers are forma
 from __future__ import annotations
 
 import html
-import re
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from ..rendering import heat_color  # the one attribution colour, shared with the notebook views
+# The one attribution colour and the one bidi isolation, shared with the notebook views.
+from ..rendering import heat_color, isolate
 from .common import LineChart, ScatterChart
-
-#: Characters that change the direction of the text after them (embeddings, overrides, isolates, marks).
-_BIDI = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def isolate(text: Any) -> Any:
-    """``text`` as a first-strong isolate (U+2068 ... U+2069) when it holds direction controls, so that a class name
-    holding U+202E cannot flip the text after it; other values (numbers, markup already built) unchanged."""
-    if type(text) is str and _BIDI.search(text):
-        return "\u2068" + text + "\u2069"
-    return text
-
 
 def escape(text: Any) -> str:
     """HTML-escaped and direction-isolated text for the SVG."""
