@@ -15,9 +15,11 @@ __all__ = ["atomic_path", "write_text_atomic"]
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
+def atomic_path(path: str | Path, *, durable: bool = False) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; when the block ends without an error it is renamed to ``path``
     (``os.replace``, atomic on one file system), otherwise it is removed. ``path``'s directory must exist.
+    ``durable``: the file's bytes are flushed to disk (``fsync``) before the rename, so that a file a resumable job
+    trusts after a crash is never a renamed empty one.
 
     >>> import tempfile, pathlib
     >>> target = pathlib.Path(tempfile.mkdtemp()) / "out.json"
@@ -32,6 +34,9 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     tmp = Path(name)
     try:
         yield tmp
+        if durable:
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
         os.chmod(tmp, 0o644 & ~_umask())
         os.replace(tmp, path)
     except BaseException:

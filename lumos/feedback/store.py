@@ -33,6 +33,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from ..engine.files import atomic_path
 from ..errors import InvalidArgumentError, InvalidTypeError, LumosError, UnknownNameError, check_choice
 from ..explanation import Grid
 from .record import Feedback, _now
@@ -410,14 +411,13 @@ class FeedbackStore:
             model = models[record.model_id]
             rows.append({**record.to_dict(), "model_name": model["name"], "class_names": model["class_names"]})
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        if format == "jsonl":
-            with tmp.open("w", encoding="utf-8") as f:
-                for row in rows:
-                    f.write(json.dumps(row, ensure_ascii=False) + "\n")
-        else:
-            _write_parquet(rows, tmp)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:  # a failed export leaves neither a partial file nor a stray temporary
+            if format == "jsonl":
+                with tmp.open("w", encoding="utf-8") as f:
+                    for row in rows:
+                        f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            else:
+                _write_parquet(rows, tmp)
         return len(rows)
 
     def import_file(self, path: str | Path, *, format: str | None = None) -> list[int]:

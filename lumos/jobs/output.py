@@ -41,13 +41,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from ..engine.files import atomic_path
 from ..errors import InvalidArgumentError
 from ..explanation import Cost, Explanation, ExplanationSet, Grid
 
@@ -136,41 +135,20 @@ def file_sha256(path: Path) -> str:
     return "sha256:" + digest.hexdigest()
 
 
-def _temporary(path: Path) -> tuple[int, str]:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide the output from the other readers of a shared directory
-    return fd, tmp
-
-
 def write_table_atomic(table: Any, path: Path) -> str:
-    """Write ``table`` as Parquet to ``path`` through a temporary file and a rename; return its SHA-256."""
+    """Write ``table`` as Parquet to ``path`` through a temporary file, fsync and a rename; return its SHA-256."""
     import pyarrow.parquet as pq
 
-    fd, tmp = _temporary(path)
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp, compression="zstd")
-        checksum = file_sha256(Path(tmp))
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path, durable=True) as tmp:
+        pq.write_table(table, str(tmp), compression="zstd")
+        checksum = file_sha256(tmp)
     return checksum
 
 
 def write_json_atomic(data: Mapping[str, Any], path: Path) -> None:
-    fd, tmp = _temporary(path)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=1, sort_keys=True)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``data`` as JSON to ``path`` through a temporary file, fsync and a rename."""
+    with atomic_path(path, durable=True) as tmp:
+        tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
 
 
 def read_manifest(out: Path) -> dict[str, Any] | None:
