@@ -195,7 +195,7 @@ def text_report(adapter: ModelAdapter, *, data: str | None = None, n: int = 50,
                                           batch_size=batch_size, progress=progress)
     retraining = None
     if is_retrained_card(adapter.card):
-        retraining = retraining_section(adapter, held_out=(labelled.texts, labelled.labels), texts=texts,
+        retraining = retraining_section(adapter, held_out=(labelled.texts, labelled.labels, probs), texts=texts,
                                         batch_size=batch_size)
     return ReportData(
         kind="texts", title=f"lumos report: {card.get('name', adapter.name)}",

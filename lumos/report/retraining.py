@@ -54,7 +54,8 @@ class RetrainingData(SectionData):
     examples: list[dict[str, Any]]
 
 
-def retraining_section(adapter: ModelAdapter, *, held_out: tuple[Sequence[Any], np.ndarray] | None = None,
+def retraining_section(adapter: ModelAdapter, *,
+                       held_out: tuple[Sequence[Any], np.ndarray, np.ndarray] | None = None,
                        texts: Sequence[str] = (), batch_size: int = 64) -> RetrainingData:
     """The section of a retrained ``adapter`` (its card says :func:`is_retrained_card`).
 
@@ -62,8 +63,9 @@ def retraining_section(adapter: ModelAdapter, *, held_out: tuple[Sequence[Any], 
     ----------
     adapter : ModelAdapter
         The new model version.
-    held_out : (examples, labels), optional
-        The report's held-out data: the parent's accuracy on it is measured beside the new version's.
+    held_out : (examples, labels, probabilities), optional
+        The report's held-out data and the new version's probabilities on it (which the report has computed
+        already): the parent's accuracy on the same examples is measured beside the new version's.
     texts : sequence of str
         Texts explained by both models (the first :data:`N_EXAMPLES`); empty for models that do not read texts.
     """
@@ -72,10 +74,10 @@ def retraining_section(adapter: ModelAdapter, *, held_out: tuple[Sequence[Any], 
     before, after = card["metrics_before"], card["metrics_after"]
     measures = []
     if held_out is not None:
-        examples, labels = held_out
+        examples, labels, probabilities = held_out
         labels = np.asarray(labels)
-        accuracy = [float((m.predict_proba(list(examples), batch_size=batch_size).argmax(1) == labels).mean())
-                    for m in (parent, adapter)]
+        accuracy = [float((p.argmax(1) == labels).mean()) for p in
+                    (parent.predict_proba(list(examples), batch_size=batch_size), np.asarray(probabilities))]
         measures.append({"measure": f"accuracy on the report's {len(labels):,} held-out examples",
                          "before": accuracy[0], "after": accuracy[1], "better": "higher"})
     measures.append({"measure": "validation accuracy when retrained", "before": before.get("accuracy"),
